@@ -1,0 +1,95 @@
+"""geobox-usage: a resilient, observable, extensible async client for the Geobox usage API.
+
+The four usage operations of the official SDK's ``AsyncUsage``, signature for
+signature, on a pipeline of pluggy stages (logging → cache → retry → circuit breaker →
+rate limit → auth → aiohttp transport). See the docs for each stage and for writing a
+plugin.
+"""
+
+from geobox_usage._clock import Clock, SystemClock
+from geobox_usage._credentials import CredentialKind, Credentials
+from geobox_usage._messages import Request, Response
+from geobox_usage._spec import CachePolicy, RequestSpec
+from geobox_usage.client import AsyncGeoboxClient
+from geobox_usage.config import (
+    CacheConfig,
+    CircuitBreakerConfig,
+    RateLimitConfig,
+    RetryConfig,
+    TimeoutConfig,
+)
+from geobox_usage.enums import UsageParam, UsageScale
+from geobox_usage.errors import (
+    ApiRequestError,
+    AuthenticationError,
+    AuthorizationError,
+    CircuitOpenError,
+    GeoboxError,
+    GeoboxTimeoutError,
+    NotFoundError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+from geobox_usage.events import EventBus, PipelineEvent
+from geobox_usage.hookspecs import hookimpl
+from geobox_usage.pipeline import (
+    Handler,
+    Pipeline,
+    PipelineContext,
+    PipelineStage,
+    Slot,
+    Stage,
+    Transport,
+)
+from geobox_usage.resources import AsyncApiKey, AsyncUser
+from geobox_usage.usage import AsyncUsage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ApiRequestError",
+    "AsyncApiKey",
+    "AsyncGeoboxClient",
+    "AsyncUsage",
+    "AsyncUser",
+    "AuthenticationError",
+    "AuthorizationError",
+    "CacheConfig",
+    "CachePolicy",
+    "CircuitBreakerConfig",
+    "CircuitOpenError",
+    "Clock",
+    "CredentialKind",
+    "Credentials",
+    "EventBus",
+    "GeoboxError",
+    "GeoboxTimeoutError",
+    "Handler",
+    "NotFoundError",
+    "Pipeline",
+    "PipelineContext",
+    "PipelineEvent",
+    "PipelineStage",
+    "RateLimitConfig",
+    "RateLimitError",
+    "Request",
+    "RequestSpec",
+    "Response",
+    "ResponseDecodeError",
+    "RetryConfig",
+    "ServerError",
+    "Slot",
+    "Stage",
+    "SystemClock",
+    "TimeoutConfig",
+    "Transport",
+    "TransportError",
+    "UsageParam",
+    "UsageScale",
+    "ValidationError",
+    "__version__",
+    "hookimpl",
+]

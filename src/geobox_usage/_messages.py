@@ -1,0 +1,137 @@
+"""The values that cross stage boundaries: one request attempt and its answer.
+
+Both are frozen: a stage that wants to change a request builds a new one with
+:meth:`Request.with_header` or :meth:`Request.with_param`, so no stage can change
+what another stage already saw. Their reprs never show secrets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from multidict import CIMultiDictProxy
+
+from geobox_usage._redact import redact_headers, redacted_url
+from geobox_usage._spec import RequestSpec
+
+__all__ = ["Request", "Response"]
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request as the pipeline carries it.
+
+    Attributes:
+        spec: the operation being executed.
+        url: the absolute URL, without the query string.
+        params: query parameters in the order they are sent.
+        headers: request headers.
+        body: the encoded body, if any (its ``Content-Type`` is among ``headers``).
+        request_id: the call's ``X-Request-ID``, the same for all its attempts.
+        identity: a non-secret fingerprint of the credential the call runs under;
+            caches and limiters key on it so that two credentials never share state.
+        target: the user the call concerns (``"me"`` for the current user, a user id,
+            or ``None`` when not user-scoped); caches use it to invalidate.
+        attempt: the attempt number, 1 for the first.
+        deadline: the monotonic time past which the call must not go on, or ``None``.
+    """
+
+    spec: RequestSpec[Any]
+    url: str
+    params: Pairs = ()
+    headers: Pairs = ()
+    body: bytes | None = field(default=None, repr=False)
+    request_id: str = ""
+    identity: str = ""
+    target: str | None = None
+    attempt: int = 1
+    deadline: float | None = None
+
+    @property
+    def method(self) -> str:
+        """The HTTP method, from the spec."""
+        return self.spec.method
+
+    @property
+    def operation(self) -> str:
+        """The operation's name, from the spec."""
+        return self.spec.name
+
+    def with_header(self, name: str, value: str) -> Request:
+        """Return a copy with header ``name`` set to ``value`` (replacing any)."""
+        lowered = name.lower()
+        kept = tuple((k, v) for k, v in self.headers if k.lower() != lowered)
+        return replace(self, headers=(*kept, (name, value)))
+
+    def with_param(self, name: str, value: str) -> Request:
+        """Return a copy with query parameter ``name`` set to ``value`` (replacing any)."""
+        kept = tuple((k, v) for k, v in self.params if k != name)
+        return replace(self, params=(*kept, (name, value)))
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive), or ``None``."""
+        lowered = name.lower()
+        for k, v in self.headers:
+            if k.lower() == lowered:
+                return v
+        return None
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its query string, secrets redacted: safe to log or show."""
+        return redacted_url(self.url, self.params)
+
+    def __repr__(self) -> str:
+        return (
+            f"Request({self.method} {self.display_url}, operation={self.operation!r}, "
+            f"request_id={self.request_id!r}, attempt={self.attempt}, "
+            f"headers={redact_headers(self.headers)!r})"
+        )
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A successful (2xx) answer, decoded.
+
+    Attributes:
+        request: the request this answers (the last attempt's).
+        status: the HTTP status.
+        headers: the answer's headers (immutable, case-insensitive).
+        body: the raw body, kept so that a shared answer can be decoded afresh for
+            each caller that receives it.
+        data: the body as decoded by the spec.
+        attempts: how many attempts the call took (set by the retry stage).
+        cache: the cache outcome, if a cache stage saw the call: ``"hit"``, ``"miss"``,
+            ``"stale"`` or ``"coalesced"``.
+        elapsed_ms: how long the attempt that produced it took, in milliseconds.
+    """
+
+    request: Request
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes = field(repr=False)
+    data: Any = field(repr=False)
+    attempts: int = 1
+    cache: str | None = None
+    elapsed_ms: float = 0.0
+
+    @property
+    def request_id(self) -> str:
+        """The server's ``X-Request-ID``, or the one the client sent."""
+        return self.headers.get("X-Request-ID") or self.request.request_id
+
+    def decoded_copy(self) -> Response:
+        """A copy whose ``data`` is decoded anew from ``body``: for handing one answer to
+        several callers without letting one caller's mutation reach the others."""
+        return replace(self, data=self.request.spec.decode(self.body))
+
+    def __repr__(self) -> str:
+        return (
+            f"Response({self.status}, operation={self.request.operation!r}, "
+            f"request_id={self.request_id!r}, attempts={self.attempts}, cache={self.cache!r})"
+        )

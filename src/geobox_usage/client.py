@@ -1,0 +1,314 @@
+"""``AsyncGeoboxClient``: the official SDK's constructor, on a pluggable pipeline.
+
+The client resolves credentials, builds its pipeline once (asking the plugins, through
+pluggy, for their stages), owns one ``aiohttp.ClientSession`` (or borrows the host
+application's), and turns each call into a :class:`~geobox_usage.Request` that runs
+through the pipeline.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+from geobox_usage import specs
+from geobox_usage._clock import Clock, SystemClock
+from geobox_usage._credentials import Credentials
+from geobox_usage._messages import Request
+from geobox_usage._plugins import assemble, make_plugin_manager
+from geobox_usage._spec import RequestSpec
+from geobox_usage._validation import check_positive_int
+from geobox_usage.config import (
+    CacheConfig,
+    CircuitBreakerConfig,
+    RateLimitConfig,
+    RetryConfig,
+    TimeoutConfig,
+)
+from geobox_usage.enums import UsageParam, UsageScale
+from geobox_usage.events import EventBus
+from geobox_usage.pipeline import PipelineContext
+from geobox_usage.resources import AsyncApiKey, AsyncUser
+from geobox_usage.usage import AsyncUsage
+
+__all__ = ["AsyncGeoboxClient"]
+
+T = TypeVar("T")
+
+DEFAULT_HOST = "https://api.geobox.ir"
+DEFAULT_VERSION = "v1/"
+_BASE_HEADERS = (("Accept", "application/json"),)
+_JSON_HEADERS = (*_BASE_HEADERS, ("Content-Type", "application/json"))
+
+
+class AsyncGeoboxClient:
+    """An async client for the Geobox usage API.
+
+    Args:
+        host: the API host.
+        ver: the API version path, joined to ``host``.
+        username: account name (with ``password``); else ``GEOBOX_USERNAME``.
+        password: account password; else ``GEOBOX_PASSWORD``.
+        access_token: a bearer token; else ``GEOBOX_ACCESS_TOKEN``. Wins over the others.
+        apikey: an API key, sent as the ``apikey`` query parameter; else ``GEOBOX_APIKEY``.
+        verify: verify TLS certificates.
+        session: an ``aiohttp.ClientSession`` owned by the host application; the client
+            uses it and never closes it. Without it the client opens its own on first
+            use (or on ``async with``) and closes it in :meth:`close`.
+        plugins: extra pluggy plugins (objects or modules with ``@hookimpl`` functions).
+            One whose ``plugin_name`` equals a built-in's replaces that built-in.
+        disable_plugins: names of plugins not to use (``"cache"``, ``"retry"``, ...).
+        retry: retry settings; ``None`` makes one attempt per call.
+        rate_limit: rate limit settings; ``None`` turns rate limiting off.
+        circuit_breaker: breaker settings; ``None`` turns it off.
+        timeout: per-attempt time limits.
+        cache: cache settings; ``None`` (the default) stores nothing.
+        clock: the clock stages use; tests may inject one.
+        plugin_options: free-form settings that third-party plugins read from
+            ``context.options``.
+        load_entrypoints: also load plugins of the ``geobox_usage`` entry-point group.
+
+    Raises:
+        ValueError: no credentials, a malformed host, or an invalid setting.
+    """
+
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        ver: str = DEFAULT_VERSION,
+        username: str | None = None,
+        password: str | None = None,
+        access_token: str | None = None,
+        apikey: str | None = None,
+        verify: bool = True,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        plugins: Iterable[object] = (),
+        disable_plugins: Iterable[str] = (),
+        retry: RetryConfig | None = RetryConfig(),
+        rate_limit: RateLimitConfig | None = RateLimitConfig(),
+        circuit_breaker: CircuitBreakerConfig | None = CircuitBreakerConfig(),
+        timeout: TimeoutConfig = TimeoutConfig(),
+        cache: CacheConfig | None = None,
+        clock: Clock | None = None,
+        plugin_options: Mapping[str, Any] | None = None,
+        load_entrypoints: bool = True,
+    ) -> None:
+        self.base_url = _base_url(host, ver)
+        _check_type("retry", retry, RetryConfig)
+        _check_type("rate_limit", rate_limit, RateLimitConfig)
+        _check_type("circuit_breaker", circuit_breaker, CircuitBreakerConfig)
+        _check_type("cache", cache, CacheConfig)
+        if not isinstance(timeout, TimeoutConfig):
+            raise ValueError(f"timeout must be a TimeoutConfig, got {timeout!r}")
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise ValueError(f"session must be an aiohttp.ClientSession, got {session!r}")
+        self.credentials = Credentials.resolve(
+            access_token=access_token, apikey=apikey, username=username, password=password
+        )
+        self._session = session
+        self._owns_session = session is None
+        self._closed = False
+        self._connection_limit = rate_limit.max_concurrency if rate_limit else 100
+        self.plugin_manager = make_plugin_manager(
+            plugins, disable_plugins, load_entrypoints=load_entrypoints
+        )
+        context = PipelineContext(
+            base_url=self.base_url,
+            credentials=self.credentials,
+            identity=self.credentials.identity,
+            retry=retry,
+            rate_limit=rate_limit,
+            circuit_breaker=circuit_breaker,
+            timeout=timeout,
+            cache=cache,
+            verify=verify,
+            clock=clock or SystemClock(),
+            events=EventBus(),
+            session=self._get_session,
+            options=dict(plugin_options or {}),
+        )
+        self.context, self.pipeline = assemble(self.plugin_manager, context)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self._get_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Release the pipeline's resources and close the session if the client owns it.
+
+        Safe to call more than once. A host-owned session is left open.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.pipeline.aclose()
+        finally:
+            session, self._session = self._session, None
+            if session is not None and self._owns_session:
+                await session.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    async def _get_session(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is not None:
+            return session
+        if self._closed:
+            raise RuntimeError("this AsyncGeoboxClient is closed; create a new one")
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._connection_limit),
+            raise_for_status=False,
+        )
+        self._session = session
+        return session
+
+    # -- the one way requests are made --------------------------------------------------
+
+    async def execute(
+        self,
+        spec: RequestSpec[T],
+        *,
+        params: tuple[tuple[str, str], ...] = (),
+        json: object = None,
+        path_args: Mapping[str, object] | None = None,
+        target: str | None = None,
+        request_id: str | None = None,
+    ) -> T:
+        """Run one operation through the pipeline and return its decoded answer.
+
+        Args:
+            spec: the operation.
+            params: query parameters, in the order they are sent.
+            json: a body to send as JSON, if any.
+            path_args: values for the ``{fields}`` of the spec's path.
+            target: the user the call concerns (``"me"`` or an id), for cache invalidation.
+            request_id: the ``X-Request-ID`` to send; a new UUID when ``None``.
+        """
+        if self._closed:
+            raise RuntimeError("this AsyncGeoboxClient is closed; create a new one")
+        rid = request_id or uuid.uuid4().hex
+        path = spec.path.format_map(path_args) if path_args else spec.path
+        headers: tuple[tuple[str, str], ...]
+        body: bytes | None
+        if json is None:
+            headers, body = (*_BASE_HEADERS, ("X-Request-ID", rid)), None
+        else:
+            headers = (*_JSON_HEADERS, ("X-Request-ID", rid))
+            body = jsonlib.dumps(json, separators=(",", ":")).encode()
+        request = Request(
+            spec=spec,
+            url=self.base_url + path,
+            params=params,
+            headers=headers,
+            body=body,
+            request_id=rid,
+            identity=self.context.identity,
+            target=target,
+        )
+        response = await self.pipeline.send(request)
+        data: T = response.data
+        return data
+
+    # -- users and keys -----------------------------------------------------------------
+
+    async def get_user(self, user_id: int | str = "me") -> AsyncUser:
+        """Get a user: ``"me"`` (the default) for the credential's own user, or an id."""
+        if user_id == "me":
+            data = await self.execute(specs.CURRENT_USER, target="me")
+        else:
+            checked = check_positive_int("user_id", user_id)
+            data = await self.execute(
+                specs.USER, path_args={"user_id": checked}, target=str(checked)
+            )
+        return AsyncUser(self, data["id"], data)
+
+    async def get_apikey(self, key_id: int) -> AsyncApiKey:
+        """Get an API key by its numeric id."""
+        checked = check_positive_int("key_id", key_id)
+        data = await self.execute(
+            specs.APIKEY, params=(("f", "json"),), path_args={"key_id": checked}
+        )
+        return AsyncApiKey(self, data["id"], data["key"], data)
+
+    # -- the four usage operations --------------------------------------------------------
+
+    async def get_api_usage(
+        self,
+        resource: AsyncUser | AsyncApiKey,
+        scale: UsageScale,
+        param: UsageParam,
+        from_date: datetime | None = None,
+        to_date: datetime | None = None,
+        days_before_now: int | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """See :meth:`AsyncUsage.get_api_usage`."""
+        return await AsyncUsage.get_api_usage(
+            self, resource, scale, param, from_date, to_date, days_before_now, limit
+        )
+
+    async def get_process_usage(
+        self,
+        user_id: int | None = None,
+        from_date: datetime | None = None,
+        to_date: datetime | None = None,
+        days_before_now: int | None = None,
+    ) -> float:
+        """See :meth:`AsyncUsage.get_process_usage`."""
+        return await AsyncUsage.get_process_usage(
+            self, user_id, from_date, to_date, days_before_now
+        )
+
+    async def get_usage_summary(self, user_id: int | None = None) -> dict[str, Any]:
+        """See :meth:`AsyncUsage.get_usage_summary`."""
+        return await AsyncUsage.get_usage_summary(self, user_id)
+
+    async def update_usage(self, user_id: int | None = None) -> dict[str, Any]:
+        """See :meth:`AsyncUsage.update_usage`."""
+        return await AsyncUsage.update_usage(self, user_id)
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncGeoboxClient(base_url={self.base_url!r}, credentials={self.credentials!r}, "
+            f"pipeline={' -> '.join(self.pipeline.names)!r})"
+        )
+
+
+def _base_url(host: str, ver: str) -> str:
+    if not isinstance(host, str) or urlsplit(host).scheme not in ("http", "https"):
+        raise ValueError(f"host must be an http:// or https:// URL, got {host!r}")
+    if not urlsplit(host).netloc:
+        raise ValueError(f"host must name a server, got {host!r}")
+    if not isinstance(ver, str):
+        raise ValueError(f"ver must be a string such as 'v1/', got {ver!r}")
+    base = urljoin(host if host.endswith("/") else host + "/", ver)
+    return base if base.endswith("/") else base + "/"
+
+
+def _check_type(name: str, value: object, expected: type) -> None:
+    if value is not None and not isinstance(value, expected):
+        raise ValueError(
+            f"{name} must be a {expected.__name__} or None, got {type(value).__name__}"
+        )

@@ -1,0 +1,345 @@
+"""One hierarchy for everything that can go wrong, all under :class:`GeoboxError`.
+
+Every non-2xx answer raises: nothing is handed back as data. Each error carries what
+an operator needs (operation, method, redacted URL, request id, attempts) and never a
+secret. Transport errors say whether the request may have reached the server, which
+is what decides whether a non-idempotent call may be repeated.
+"""
+
+from __future__ import annotations
+
+import json
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from multidict import CIMultiDictProxy
+
+    from geobox_usage._messages import Request
+
+__all__ = [
+    "ApiRequestError",
+    "AuthenticationError",
+    "AuthorizationError",
+    "CircuitOpenError",
+    "GeoboxError",
+    "GeoboxTimeoutError",
+    "NotFoundError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+    "error_for_status",
+    "parse_retry_after",
+]
+
+BODY_EXCERPT_BYTES = 1024
+
+
+class GeoboxError(Exception):
+    """The base of every error this library raises for a failed call.
+
+    Attributes:
+        operation: the operation's name (``"get_usage_summary"``), when known.
+        request_id: the call's ``X-Request-ID``.
+        attempts: how many attempts were made before giving up.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        request_id: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.operation = operation
+        self.request_id = request_id
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.attempts > 1:
+            parts.append(f"after {self.attempts} attempts")
+        if self.request_id:
+            parts.append(f"request id {self.request_id}")
+        return parts[0] if len(parts) == 1 else f"{parts[0]} ({'; '.join(parts[1:])})"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class ApiRequestError(GeoboxError):
+    """The server answered with an error status (the base of the per-status errors).
+
+    Attributes:
+        status: the HTTP status code.
+        method: the request's HTTP method.
+        url: the request URL with its query string, credentials redacted.
+        detail: the parsed FastAPI ``detail`` (a string or a list of problems), if any.
+        body: the first KiB of the body, as text.
+        retry_after: seconds the server asked to wait (``Retry-After``), if it did.
+        headers: the answer's headers.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        method: str,
+        url: str,
+        detail: Any = None,
+        body: str = "",
+        retry_after: float | None = None,
+        headers: CIMultiDictProxy[str] | None = None,
+        operation: str | None = None,
+        request_id: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.status = status
+        self.method = method
+        self.url = url
+        self.detail = detail
+        self.body = body
+        self.retry_after = retry_after
+        self.headers = headers
+        super().__init__(
+            _http_message(operation, method, url, status, detail, retry_after),
+            operation=operation,
+            request_id=request_id,
+            attempts=attempts,
+        )
+
+
+class ValidationError(ApiRequestError):
+    """400 or 422: the server rejected the parameters."""
+
+
+class AuthenticationError(ApiRequestError):
+    """401: credentials missing, wrong or expired."""
+
+
+class AuthorizationError(ApiRequestError):
+    """403: the credential may not do this (another user's usage, for one)."""
+
+
+class NotFoundError(ApiRequestError):
+    """404: no such user or API key."""
+
+
+class RateLimitError(ApiRequestError):
+    """429: too many requests; ``retry_after`` says how long the server asked to wait."""
+
+
+class ServerError(ApiRequestError):
+    """5xx: a fault on the server or a gateway in front of it."""
+
+
+class TransportError(GeoboxError):
+    """The request could not be completed at the connection level.
+
+    Attributes:
+        request_sent: ``False`` only when the request provably never reached the server
+            (the connection was refused or never established); ``True`` when it may have.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_sent: bool,
+        operation: str | None = None,
+        request_id: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.request_sent = request_sent
+        super().__init__(message, operation=operation, request_id=request_id, attempts=attempts)
+
+
+class GeoboxTimeoutError(GeoboxError):
+    """An attempt or the whole call ran out of time.
+
+    Attributes:
+        request_sent: whether the request may have reached the server (``False`` for a
+            connect timeout, ``True`` for a read timeout or a spent deadline).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_sent: bool = True,
+        operation: str | None = None,
+        request_id: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.request_sent = request_sent
+        super().__init__(message, operation=operation, request_id=request_id, attempts=attempts)
+
+
+class ResponseDecodeError(GeoboxError):
+    """A 2xx answer whose body is not the JSON the operation expects.
+
+    Attributes:
+        status: the HTTP status of the answer.
+        body: the first KiB of the body, as text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        body: str,
+        operation: str | None = None,
+        request_id: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.status = status
+        self.body = body
+        super().__init__(message, operation=operation, request_id=request_id, attempts=attempts)
+
+
+class CircuitOpenError(GeoboxError):
+    """The circuit breaker for the host is open: the call failed fast, nothing was sent.
+
+    Attributes:
+        host: the host whose circuit is open.
+        retry_in: seconds until the breaker lets a probe through.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str,
+        retry_in: float,
+        operation: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.host = host
+        self.retry_in = retry_in
+        super().__init__(message, operation=operation, request_id=request_id)
+
+
+_STATUS_CLASSES: dict[int, type[ApiRequestError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: AuthorizationError,
+    404: NotFoundError,
+    422: ValidationError,
+    429: RateLimitError,
+}
+
+
+def error_class_for(status: int) -> type[ApiRequestError]:
+    """The error class that a non-2xx ``status`` raises."""
+    if status >= 500:
+        return ServerError
+    return _STATUS_CLASSES.get(status, ApiRequestError)
+
+
+def error_for_status(
+    request: Request,
+    status: int,
+    headers: CIMultiDictProxy[str],
+    body: bytes,
+    *,
+    now: float,
+) -> ApiRequestError:
+    """Build the error for a non-2xx answer to ``request``.
+
+    Args:
+        request: the request that was answered.
+        status: the answer's status.
+        headers: the answer's headers.
+        body: the answer's body (JSON, HTML, or anything else).
+        now: the current wall-clock time (seconds since the epoch), for HTTP-date
+            ``Retry-After`` values.
+    """
+    return error_class_for(status)(
+        status=status,
+        method=request.method,
+        url=request.display_url,
+        detail=_parse_detail(body),
+        body=body[:BODY_EXCERPT_BYTES].decode("utf-8", errors="replace"),
+        retry_after=parse_retry_after(headers.get("Retry-After"), now=now),
+        headers=headers,
+        operation=request.operation,
+        request_id=headers.get("X-Request-ID") or request.request_id,
+    )
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP-date.
+
+    Returns ``None`` for an absent or unreadable value; never a negative number.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - now
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return None
+    return max(0.0, seconds)
+
+
+def _parse_detail(body: bytes) -> Any:
+    try:
+        parsed = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return parsed.get("detail") if isinstance(parsed, dict) else None
+
+
+def _describe_detail(detail: Any) -> str | None:
+    if detail is None:
+        return None
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        problems = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(part) for part in item.get("loc", ()))
+                msg = item.get("msg", "invalid")
+                problems.append(f"{loc}: {msg}" if loc else str(msg))
+            else:
+                problems.append(str(item))
+        return "; ".join(problems)
+    return str(detail)
+
+
+def _http_message(
+    operation: str | None,
+    method: str,
+    url: str,
+    status: int,
+    detail: Any,
+    retry_after: float | None,
+) -> str:
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Unknown Status"
+    prefix = f"{operation}: " if operation else ""
+    text = f"{prefix}{method} {url} answered {status} {reason}"
+    described = _describe_detail(detail)
+    if described:
+        text += f": {described}"
+    if retry_after is not None:
+        text += f" (retry after {retry_after:g}s)"
+    return text

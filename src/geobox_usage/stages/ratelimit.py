@@ -1,0 +1,1 @@
+"""The ratelimit stage (built in a later change; until then this plugin contributes no stage)."""
