@@ -1,0 +1,57 @@
+"""Shared fixtures: a simulated Geobox server on this test's loop, and clients for it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from geobox_usage import AsyncGeoboxClient
+from geobox_usage.testing import DEMO_ACCESS_TOKEN, FaultPlan, SimulatedGeobox
+
+ClientFactory = Callable[..., AsyncGeoboxClient]
+
+
+@pytest.fixture
+def fault_plan() -> FaultPlan:
+    """An empty fault plan that ``sim`` follows; fill it in the test."""
+    return FaultPlan(seed=0)
+
+
+@pytest.fixture
+async def sim(fault_plan: FaultPlan) -> AsyncIterator[SimulatedGeobox]:
+    """The simulator, served on loopback in the test's own event loop."""
+    async with SimulatedGeobox(seed=1, faults=fault_plan) as server:
+        yield server
+
+
+@pytest.fixture
+async def make_client(sim: SimulatedGeobox) -> AsyncIterator[ClientFactory]:
+    """Builds clients pointed at ``sim``; closes them after.
+
+    Without a credential argument the client uses the demo user's access token, unless
+    ``no_credentials=True`` (for custom auth plugins).
+    """
+    clients: list[AsyncGeoboxClient] = []
+
+    def factory(*, no_credentials: bool = False, **kwargs: Any) -> AsyncGeoboxClient:
+        given = {"access_token", "apikey", "username", "password"} & kwargs.keys()
+        if not given and not no_credentials:
+            kwargs["access_token"] = DEMO_ACCESS_TOKEN
+        kwargs.setdefault("host", sim.base_url)
+        kwargs.setdefault("load_entrypoints", False)
+        client = AsyncGeoboxClient(**kwargs)
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+def no_geobox_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove the GEOBOX_* credential variables so only explicit arguments count."""
+    for name in ("GEOBOX_ACCESS_TOKEN", "GEOBOX_APIKEY", "GEOBOX_USERNAME", "GEOBOX_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)

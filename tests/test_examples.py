@@ -1,0 +1,69 @@
+"""The plugin examples in docs/examples work as the docs say, against the simulator."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from geobox_usage import AuthenticationError
+from geobox_usage.testing import ADMIN_ACCESS_TOKEN, DEMO_ACCESS_TOKEN, SimulatedGeobox
+
+from .conftest import ClientFactory
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
+
+
+def load_example(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"docs_examples_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_custom_auth_plugin_replaces_the_builtin_and_rotates_tokens(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    example = load_example("custom_auth")
+    tokens = iter([DEMO_ACCESS_TOKEN, ADMIN_ACCESS_TOKEN, "revoked-token"])
+
+    async def vault() -> str:
+        return next(tokens)
+
+    plugin = example.VaultTokenAuth(vault, account="reporting")
+    client = make_client(no_credentials=True, plugins=[plugin])
+    assert "vault-auth" in client.pipeline.names and "auth" not in client.pipeline.names
+    assert client.context.identity.startswith("vault:")
+    assert (await client.get_usage_summary())["user_id"] == 7
+    assert (await client.get_user()).username == "admin"  # the rotated token is used
+    with pytest.raises(AuthenticationError):
+        await client.get_usage_summary()
+    assert [r.header("Authorization") for r in sim.requests] == [
+        f"Bearer {DEMO_ACCESS_TOKEN}",
+        f"Bearer {ADMIN_ACCESS_TOKEN}",
+        "Bearer revoked-token",
+    ]
+
+
+async def test_custom_cache_plugin_serves_copies_and_keeps_credentials_apart(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    example = load_example("custom_cache")
+    demo = make_client(plugins=[example.TtlCachePlugin(ttl=60)])
+    admin = make_client(access_token=ADMIN_ACCESS_TOKEN, plugins=[example.TtlCachePlugin(ttl=60)])
+    assert "ttl-cache" in demo.pipeline.names
+    first = await demo.get_usage_summary()
+    first["calls"] = "mutated by the caller"
+    second = await demo.get_usage_summary()
+    assert second["calls"] != "mutated by the caller"
+    assert sim.count(path="usage/summary") == 1
+    await admin.get_usage_summary()
+    assert sim.count(path="usage/summary") == 2  # another credential, another entry
+    await demo.update_usage()
+    await demo.update_usage()
+    assert sim.updates_performed == 2  # never cached: not storable

@@ -1,0 +1,205 @@
+"""The pipeline is assembled from pluggy plugins, once per client, in slot order."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from geobox_usage import (
+    AsyncGeoboxClient,
+    Handler,
+    PipelineContext,
+    PipelineEvent,
+    PipelineStage,
+    Request,
+    Response,
+    Slot,
+    hookimpl,
+)
+from geobox_usage._plugins import BUILTIN_PLUGINS, _entry_point_plugins
+from geobox_usage.testing import SimulatedGeobox
+
+from .conftest import ClientFactory
+
+
+class Tagger:
+    """A third-party stage that stamps a header and records what it saw."""
+
+    def __init__(self, name: str, slot: int) -> None:
+        self.name = name
+        self.slot = slot
+        self.seen: list[Request] = []
+        self.stage_hook_calls = 0
+
+    async def __call__(self, request: Request, call_next: Handler) -> Response:
+        self.seen.append(request)
+        return await call_next(request.with_header(f"X-Tag-{self.name}", str(len(self.seen))))
+
+    @hookimpl
+    def geobox_usage_stage(self, context: PipelineContext) -> PipelineStage:
+        self.stage_hook_calls += 1
+        return PipelineStage(name=self.name, slot=self.slot, stage=self)
+
+
+def test_builtins_are_registered_by_name_like_any_plugin(no_geobox_env: None) -> None:
+    client = AsyncGeoboxClient(access_token="t", load_entrypoints=False)
+    pm = client.plugin_manager
+    for name, module in BUILTIN_PLUGINS.items():
+        assert pm.get_plugin(name) is sys.modules[module]
+    assert client.pipeline.names[-2:] == ("auth", "transport")
+    slots = [s.slot for s in client.pipeline.stages]
+    assert slots == sorted(slots)
+
+
+def test_the_slots_keep_the_documented_order() -> None:
+    assert [s.name for s in sorted(Slot)] == [
+        "LOGGING",
+        "CACHE",
+        "RETRY",
+        "CIRCUIT_BREAKER",
+        "RATE_LIMIT",
+        "AUTH",
+    ]
+
+
+async def test_a_third_party_stage_runs_in_its_slot_and_hooks_run_once(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    outer = Tagger("outer", Slot.LOGGING - 1)
+    inner = Tagger("inner", Slot.AUTH + 1)
+    client = make_client(plugins=[inner, outer])
+    names = client.pipeline.names
+    assert names[0] == "outer" and names[-2:] == ("inner", "transport")
+    for _ in range(3):
+        await client.get_usage_summary()
+    assert outer.stage_hook_calls == inner.stage_hook_calls == 1  # never per request
+    assert len(outer.seen) == len(inner.seen) == 3
+    # the inner stage sees the auth header the auth stage added; the outer does not
+    assert outer.seen[0].header("Authorization") is None
+    assert inner.seen[0].header("Authorization") is not None
+    assert sim.requests[-1].header("X-Tag-inner") == "3"
+
+
+async def test_a_builtin_can_be_disabled_by_name(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    client = make_client(disable_plugins=["auth"])
+    assert "auth" not in client.pipeline.names
+    assert client.plugin_manager.get_plugin("auth") is None
+    from geobox_usage import AuthenticationError
+
+    with pytest.raises(AuthenticationError):
+        await client.get_usage_summary()
+    assert sim.requests[0].header("Authorization") is None
+
+
+def test_disabling_the_transport_without_a_replacement_is_explained(no_geobox_env: None) -> None:
+    with pytest.raises(ValueError, match="no transport"):
+        AsyncGeoboxClient(access_token="t", disable_plugins=["transport"])
+
+
+def test_disable_plugins_takes_names(no_geobox_env: None) -> None:
+    with pytest.raises(TypeError, match="disable_plugins takes plugin names"):
+        AsyncGeoboxClient(access_token="t", disable_plugins=[Tagger])  # type: ignore[list-item]
+
+
+async def test_a_plugin_with_a_builtin_name_replaces_it(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    class RecordingTransport:
+        plugin_name = "transport"
+
+        def __init__(self) -> None:
+            self.sent: list[Request] = []
+
+        async def send(self, request: Request) -> Response:
+            self.sent.append(request)
+            raise ConnectionAbortedError("recorded, not sent")
+
+        async def aclose(self) -> None:
+            pass
+
+        @hookimpl
+        def geobox_usage_transport(self, context: PipelineContext) -> RecordingTransport:
+            return self
+
+    recorder = RecordingTransport()
+    client = make_client(plugins=[recorder])
+    assert client.pipeline.transport is recorder
+    with pytest.raises(ConnectionAbortedError):
+        await client.get_usage_summary()
+    assert [r.operation for r in recorder.sent] == ["get_usage_summary"]
+    assert sim.requests == ()
+
+
+async def test_listeners_receive_events(make_client: ClientFactory) -> None:
+    received: list[PipelineEvent] = []
+
+    class Listener:
+        @hookimpl
+        def geobox_usage_listener(self, context: PipelineContext) -> object:
+            return received.append
+
+    client = make_client(plugins=[Listener()])
+    client.context.events.emit("test.event", answer=42)
+    assert received == [PipelineEvent("test.event", {"answer": 42})]
+
+
+def test_a_failing_listener_never_breaks_the_emitter(
+    no_geobox_env: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(event: PipelineEvent) -> None:
+        raise RuntimeError("listener bug")
+
+    client = AsyncGeoboxClient(access_token="t", load_entrypoints=False)
+    client.context.events.subscribe(broken)
+    client.context.events.emit("test.event")
+    assert "listener" in caplog.text and "failed" in caplog.text
+
+
+@pytest.fixture
+def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A distribution installed on sys.path whose ``geobox_usage`` entry point is a plugin."""
+    (tmp_path / "geobox_tagger_plugin.py").write_text(
+        textwrap.dedent(
+            """
+            from geobox_usage import PipelineStage, Slot, hookimpl
+
+            async def _tag(request, call_next):
+                return await call_next(request.with_header("X-From-Entry-Point", "yes"))
+
+            @hookimpl
+            def geobox_usage_stage(context):
+                return PipelineStage(name="entry-point-tagger", slot=Slot.AUTH + 1, stage=_tag)
+            """
+        )
+    )
+    dist = tmp_path / "geobox_tagger_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: geobox-tagger-plugin\nVersion: 1.0\n"
+    )
+    (dist / "entry_points.txt").write_text("[geobox_usage]\ntagger = geobox_tagger_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _entry_point_plugins.cache_clear()
+    yield "tagger"
+    _entry_point_plugins.cache_clear()
+    sys.modules.pop("geobox_tagger_plugin", None)
+
+
+async def test_entry_point_plugins_are_loaded(
+    installed_plugin: str, sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    client = make_client(load_entrypoints=True)
+    assert client.plugin_manager.get_plugin(installed_plugin) is not None
+    assert "entry-point-tagger" in client.pipeline.names
+    await client.get_usage_summary()
+    assert sim.requests[0].header("X-From-Entry-Point") == "yes"
+    blocked = make_client(load_entrypoints=True, disable_plugins=[installed_plugin])
+    assert "entry-point-tagger" not in blocked.pipeline.names
+    skipped = make_client(load_entrypoints=False)
+    assert "entry-point-tagger" not in skipped.pipeline.names
