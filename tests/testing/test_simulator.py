@@ -734,6 +734,112 @@ async def test_fault_plan_can_be_replaced_while_running(
     assert (await send(http, sim, "GET", "users/me/")).status == 200
 
 
+# ----------------------------------------------------------------------------- extra headers
+
+
+async def test_response_headers_go_on_successful_answers_of_their_route_only(
+    http: aiohttp.ClientSession,
+) -> None:
+    extra = {"GET usage/summary": {"Cache-Control": "max-age=5", "X-Sim": "yes"}}
+    async with SimulatedGeobox(response_headers=extra) as sim:
+        reply = await send(http, sim, "GET", "usage/summary")
+        assert reply.status == 200
+        assert (reply.headers["Cache-Control"], reply.headers["X-Sim"]) == ("max-age=5", "yes")
+        assert reply.headers["X-Request-ID"]  # the simulator's own headers are still there
+        assert "Cache-Control" not in (await send(http, sim, "GET", "users/me/")).headers
+        refused = await send(http, sim, "GET", "usage/summary", params={"user_id": "1"})
+        assert refused.status == 403
+        assert "Cache-Control" not in refused.headers
+        assert sim.response_headers == extra
+
+
+async def test_response_headers_can_be_set_changed_and_removed_while_running(
+    sim: SimulatedGeobox, http: aiohttp.ClientSession
+) -> None:
+    assert sim.response_headers == {}
+    sim.set_response_headers("usage/*", {"Cache-Control": "no-store"})
+    sim.set_response_headers("*", {"X-Everywhere": "1"})
+    summary = await send(http, sim, "GET", "usage/summary")
+    assert (summary.headers["Cache-Control"], summary.headers["X-Everywhere"]) == ("no-store", "1")
+    me = await send(http, sim, "GET", "users/me/")
+    assert "Cache-Control" not in me.headers
+    assert me.headers["X-Everywhere"] == "1"
+    token = await send(http, sim, "POST", "auth/token/", data=LOGIN, headers={})
+    assert token.headers["X-Everywhere"] == "1"  # "*" covers the token route too
+
+    # several matching routes merge; for one name (any case) the route set last wins
+    sim.set_response_headers("GET usage/summary", {"cache-control": "max-age=60"})
+    summary = await send(http, sim, "GET", "usage/summary")
+    assert summary.headers.getall("Cache-Control") == ["max-age=60"]
+    sim.set_response_headers("usage/*", {"Cache-Control": "no-cache"})  # now the latest
+    assert (await send(http, sim, "GET", "usage/summary")).headers["Cache-Control"] == "no-cache"
+    assert list(sim.response_headers) == ["*", "GET usage/summary", "usage/*"]
+
+    # a method in the route limits it to that method
+    sim.set_response_headers("POST usage/update", {"X-Updated": "yes"})
+    update = await send(http, sim, "POST", "usage/update", json={})
+    assert update.headers["X-Updated"] == "yes"
+    assert "X-Updated" not in (await send(http, sim, "GET", "usage/summary")).headers
+
+    for route in ("usage/*", "GET usage/summary", "POST usage/update"):
+        sim.set_response_headers(route, None)
+    sim.set_response_headers("*", {})
+    assert sim.response_headers == {}
+    assert "Cache-Control" not in (await send(http, sim, "GET", "usage/summary")).headers
+
+
+async def test_response_headers_and_faults(
+    sim: SimulatedGeobox, http: aiohttp.ClientSession
+) -> None:
+    sim.set_response_headers("usage/summary", {"Cache-Control": "max-age=5"})
+    sim.faults.sequence(
+        "usage/summary",
+        Fault.delay(0.01),
+        Fault.truncate(),
+        Fault.status(503, html=True),  # after the work, but it replaces the answer
+        Fault.status(429, retry_after=1),  # a refusal before the work
+        Fault.not_json(),
+    )
+    kept = [await send(http, sim, "GET", "usage/summary") for _ in range(2)]
+    assert [r.headers.get("Cache-Control") for r in kept] == ["max-age=5", "max-age=5"]
+    assert kept[0].body["user_id"] == DEMO_USER_ID  # the delayed answer is whole
+    replaced = [await send(http, sim, "GET", "usage/summary") for _ in range(3)]
+    assert [r.status for r in replaced] == [503, 429, 200]
+    assert all("Cache-Control" not in r.headers for r in replaced)
+
+
+async def test_rate_limit_headers_win_over_response_headers(http: aiohttp.ClientSession) -> None:
+    clock = FakeClock()
+    extra = {"*": {"x-ratelimit-limit": "999", "Cache-Control": "max-age=5"}}
+    async with SimulatedGeobox(clock=clock, rate_limit=(1, 10.0), response_headers=extra) as sim:
+        ok = await send(http, sim, "GET", "users/me/")
+        assert ok.headers.getall("X-RateLimit-Limit") == ["1"]
+        assert ok.headers["Cache-Control"] == "max-age=5"
+        limited = await send(http, sim, "GET", "users/me/")
+        assert limited.status == 429
+        assert "Cache-Control" not in limited.headers
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"Content-Type": "text/plain"}, "sets Content-Type itself"),
+        ({"x-request-id": "abc"}, "sets x-request-id itself"),
+        ({"Content-Length": "3"}, "sets Content-Length itself"),
+        ({"Bad Name": "1"}, "not a valid header name"),
+        ({"": "1"}, "not a valid header name"),
+        ({"X-Split": "a\r\nSet-Cookie: b"}, "line break"),
+    ],
+)
+def test_response_headers_are_checked(headers: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SimulatedGeobox(response_headers={"*": headers})
+    sim = SimulatedGeobox()
+    with pytest.raises(ValueError, match=message):
+        sim.set_response_headers("usage/api", headers)
+    assert sim.response_headers == {}
+
+
 # ----------------------------------------------------------------------------- rate limit
 
 

@@ -17,8 +17,7 @@ Synchronous code uses ``with SimulatedGeobox().in_thread() as sim``; pytest user
 the ``geobox_sim`` and ``geobox_fault_plan`` fixtures from the bundled plugin.
 """
 
-from ._faults import Fault, FaultKind, FaultPlan, chaos_plan
-from ._server import (
+from ._accounts import (
     ADMIN_ACCESS_TOKEN,
     ADMIN_PASSWORD,
     ADMIN_USER_ID,
@@ -39,12 +38,13 @@ from ._server import (
     OTHER_USERNAME,
     REVOKED_API_KEY,
     REVOKED_API_KEY_ID,
-    RecordedRequest,
     SimApiKey,
-    SimulatedGeobox,
     SimUser,
-    serve_forever,
 )
+from ._faults import Fault, FaultKind, FaultPlan, chaos_plan
+from ._records import RecordedRequest
+from ._runner import serve_forever
+from ._server import SimulatedGeobox
 
 __all__ = [
     "ADMIN_ACCESS_TOKEN",

@@ -6,6 +6,15 @@ deterministic data (see :mod:`._series`), a log of every request received, an op
 server-side rate limit, and a :class:`~._faults.FaultPlan` that refuses, delays, drops
 or damages chosen answers.
 
+This module owns the server's state (accounts in use, tokens, summaries, the request
+log and counters), the request pipeline (rate limit, fault, authentication, routing,
+extra headers) and the handlers of each route. What it builds on lives beside it, one
+concern per module: the account records and default credentials (:mod:`._accounts`),
+the log entry (:mod:`._records`), the wire shape of answers, errors and faults
+(:mod:`._answers`), FastAPI-style validation (:mod:`._validation`), the rate-limit
+window (:mod:`._ratelimit`), extra header rules (:mod:`._headers`), serving from a
+thread (:mod:`._thread`) and the standalone entry point (:mod:`._runner`).
+
 Contract decisions the real API leaves open, fixed here (and relied upon by tests):
 
 * Usage points are returned oldest first, covering every bucket that overlaps the asked
@@ -29,28 +38,36 @@ Contract decisions the real API leaves open, fixed here (and relied upon by test
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import email.utils
-import http
-import json
 import re
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import islice
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Final
 from urllib.parse import parse_qs
 
 from aiohttp import web
 from multidict import MultiMapping
 
+from ._accounts import (
+    DEFAULT_ACCESS_TOKENS,
+    DEFAULT_API_KEYS,
+    DEFAULT_USERS,
+    DEMO_USER_ID,
+    SimApiKey,
+    SimUser,
+)
+from ._answers import Answer, HTTPError, damage, json_answer, status_answer, unauthorized
 from ._faults import Fault, FaultKind, FaultPlan, route_matches
+from ._headers import ResponseHeaderRules
+from ._ratelimit import RateWindow
+from ._records import RecordedRequest
 from ._series import (
     PARAMS,
     SCALES,
@@ -62,353 +79,13 @@ from ._series import (
     usage_value,
     utc_naive,
 )
+from ._thread import LoopThread
+from ._validation import Query, body_user_id, error_item, path_int
 
-__all__ = [
-    "ADMIN_ACCESS_TOKEN",
-    "ADMIN_PASSWORD",
-    "ADMIN_USERNAME",
-    "ADMIN_USER_ID",
-    "DEFAULT_ACCESS_TOKENS",
-    "DEFAULT_API_KEYS",
-    "DEFAULT_USERS",
-    "DEMO_ACCESS_TOKEN",
-    "DEMO_API_KEY",
-    "DEMO_API_KEY_ID",
-    "DEMO_PASSWORD",
-    "DEMO_USERNAME",
-    "DEMO_USER_ID",
-    "OTHER_API_KEY",
-    "OTHER_API_KEY_ID",
-    "OTHER_PASSWORD",
-    "OTHER_USERNAME",
-    "OTHER_USER_ID",
-    "REVOKED_API_KEY",
-    "REVOKED_API_KEY_ID",
-    "RecordedRequest",
-    "SimApiKey",
-    "SimUser",
-    "SimulatedGeobox",
-    "serve_forever",
-]
-
-# --------------------------------------------------------------------------- accounts
-
-DEMO_USER_ID: Final = 7
-DEMO_USERNAME: Final = "demo"
-DEMO_PASSWORD: Final = "demo-password"
-ADMIN_USER_ID: Final = 1
-ADMIN_USERNAME: Final = "admin"
-ADMIN_PASSWORD: Final = "admin-password"
-OTHER_USER_ID: Final = 8
-OTHER_USERNAME: Final = "other"
-OTHER_PASSWORD: Final = "other-password"
-
-DEMO_API_KEY_ID: Final = 3
-DEMO_API_KEY: Final = "gbx-sim-demo-key-0003"
-REVOKED_API_KEY_ID: Final = 4
-REVOKED_API_KEY: Final = "gbx-sim-revoked-key-0004"
-OTHER_API_KEY_ID: Final = 5
-OTHER_API_KEY: Final = "gbx-sim-other-key-0005"
-
-DEMO_ACCESS_TOKEN: Final = "gbx-sim-demo-static-token"
-ADMIN_ACCESS_TOKEN: Final = "gbx-sim-admin-static-token"
+__all__ = ["SimulatedGeobox"]
 
 _MAX_LIMIT: Final = 1000
 _DEFAULT_LIMIT: Final = 10
-_DATE_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%f"
-
-
-@dataclass(frozen=True, slots=True)
-class SimUser:
-    """A user account of the simulator.
-
-    Attributes:
-        id: the numeric user id.
-        username: the login name for ``auth/token/``.
-        password: the login password (never served).
-        email: the e-mail address served in the user object.
-        is_admin: admins may read any user's keys and usage, and update any summary.
-        first_name: served in the user object.
-        last_name: served in the user object.
-        calls_limit: the ``calls.limit`` of the user's summary.
-        traffic_limit: the ``traffic.limit`` (bytes) of the user's summary.
-        process_seconds_limit: the ``process_seconds.limit`` of the user's summary.
-    """
-
-    id: int
-    username: str
-    password: str = field(repr=False)
-    email: str
-    is_admin: bool = False
-    first_name: str = ""
-    last_name: str = ""
-    calls_limit: int = 100_000
-    traffic_limit: int = 10_737_418_240
-    process_seconds_limit: float = 36_000.0
-
-    def to_json(self) -> dict[str, object]:
-        """The user object the API serves."""
-        return {
-            "id": self.id,
-            "username": self.username,
-            "email": self.email,
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "is_admin": self.is_admin,
-            "is_active": True,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class SimApiKey:
-    """An API key of the simulator.
-
-    Attributes:
-        id: the numeric id (``apikeys/{id}/``).
-        name: a human name.
-        key: the secret string sent as ``apikey=`` and used as ``eid``.
-        user_id: the owner.
-        revoked: a revoked key no longer authenticates, but its usage can be read.
-    """
-
-    id: int
-    name: str
-    key: str = field(repr=False)
-    user_id: int
-    revoked: bool = False
-
-    def to_json(self) -> dict[str, object]:
-        """The API key object the API serves."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "key": self.key,
-            "revoked": self.revoked,
-            "user_id": self.user_id,
-        }
-
-
-DEFAULT_USERS: Final[tuple[SimUser, ...]] = (
-    SimUser(ADMIN_USER_ID, ADMIN_USERNAME, ADMIN_PASSWORD, "admin@example.com", is_admin=True),
-    SimUser(DEMO_USER_ID, DEMO_USERNAME, DEMO_PASSWORD, "demo@example.com", first_name="Demo"),
-    SimUser(OTHER_USER_ID, OTHER_USERNAME, OTHER_PASSWORD, "other@example.com"),
-)
-"""The default accounts: ``admin`` (1, admin), ``demo`` (7) and ``other`` (8)."""
-
-DEFAULT_API_KEYS: Final[tuple[SimApiKey, ...]] = (
-    SimApiKey(DEMO_API_KEY_ID, "demo key", DEMO_API_KEY, DEMO_USER_ID),
-    SimApiKey(REVOKED_API_KEY_ID, "revoked key", REVOKED_API_KEY, DEMO_USER_ID, revoked=True),
-    SimApiKey(OTHER_API_KEY_ID, "other key", OTHER_API_KEY, OTHER_USER_ID),
-)
-"""The default API keys: 3 (demo's), 4 (demo's, revoked) and 5 (other's)."""
-
-DEFAULT_ACCESS_TOKENS: Final[Mapping[str, int]] = MappingProxyType(
-    {DEMO_ACCESS_TOKEN: DEMO_USER_ID, ADMIN_ACCESS_TOKEN: ADMIN_USER_ID}
-)
-"""The default static access tokens, token to user id: one for demo, one for admin."""
-
-
-# --------------------------------------------------------------------------- request log
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedRequest:
-    """One request as the simulator received it.
-
-    Attributes:
-        method: the HTTP method.
-        path: the path relative to ``/v1/`` (``"usage/api"``); a path outside ``/v1/``
-            is kept whole, with its leading slash.
-        query: the query parameters as ``(name, value)`` pairs, in order.
-        headers: a copy of the request headers (names as sent; see :meth:`header`).
-        body: the request body.
-        request_id: the ``X-Request-ID`` sent, or the one the simulator generated.
-        fault: the fault applied to the request, if any.
-        received_at: when it was received, on the simulator's monotonic clock.
-    """
-
-    method: str
-    path: str
-    query: tuple[tuple[str, str], ...]
-    headers: Mapping[str, str]
-    body: bytes
-    request_id: str
-    fault: Fault | None
-    received_at: float
-
-    def header(self, name: str) -> str | None:
-        """A header's value by case-insensitive name, or ``None``."""
-        wanted = name.lower()
-        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
-
-    def param(self, name: str) -> str | None:
-        """The first value of a query parameter, or ``None``."""
-        return next((v for k, v in self.query if k == name), None)
-
-
-# --------------------------------------------------------------------------- internals
-
-
-class _HTTPError(Exception):
-    """An error answer, raised by handlers and turned into a FastAPI-shaped body."""
-
-    def __init__(self, status: int, detail: object, headers: Mapping[str, str] | None = None):
-        super().__init__(status, detail)
-        self.status = status
-        self.detail = detail
-        self.headers = dict(headers or {})
-
-
-def _unauthorized(detail: str) -> _HTTPError:
-    return _HTTPError(401, detail, {"WWW-Authenticate": "Bearer"})
-
-
-@dataclass(slots=True)
-class _Answer:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _json_answer(status: int, value: object, headers: Mapping[str, str] | None = None) -> _Answer:
-    body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-    return _Answer(status, body, headers=dict(headers or {}))
-
-
-def _phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
-def _html_page(status: int) -> bytes:
-    title = f"{status} {_phrase(status)}"
-    return (
-        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
-        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
-        "</body>\r\n</html>\r\n"
-    ).encode()
-
-
-def _seconds(value: float) -> str:
-    """Seconds as a short decimal string, to the millisecond."""
-    return f"{max(value, 0.0):.3f}".rstrip("0").rstrip(".")
-
-
-def _retry_after(value: float | datetime) -> str:
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return email.utils.format_datetime(aware.astimezone(UTC), usegmt=True)
-    return str(value)
-
-
-def _truncate_json(body: bytes) -> bytes:
-    """A prefix of ``body``, as close to half its length as possible, that is not JSON."""
-    half = len(body) // 2
-    for distance in range(len(body) + 1):
-        for length in (half - distance, half + distance):
-            if 0 <= length < len(body):
-                cut = body[:length]
-                try:
-                    json.loads(cut)
-                except ValueError:
-                    return cut
-    return b""
-
-
-def _error(loc: Iterable[str | int], msg: str, type_: str) -> dict[str, object]:
-    return {"loc": list(loc), "msg": msg, "type": type_}
-
-
-class _Query:
-    """Reads query parameters the way FastAPI validates them, collecting every error."""
-
-    def __init__(self, query: MultiMapping[str]) -> None:
-        self._query = query
-        self.errors: list[dict[str, object]] = []
-
-    def text(self, name: str, *, required: bool) -> str | None:
-        value = self._query.get(name)
-        if value is None and required:
-            self.errors.append(_error(("query", name), "field required", "value_error.missing"))
-        return value
-
-    def choice(self, name: str, choices: tuple[str, ...]) -> str | None:
-        value = self.text(name, required=True)
-        if value is not None and value not in choices:
-            self.errors.append(
-                _error(
-                    ("query", name), "value is not a valid enumeration member", "type_error.enum"
-                )
-            )
-            return None
-        return value
-
-    def integer(
-        self, name: str, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int | None:
-        raw = self._query.get(name)
-        if raw is None:
-            return None
-        try:
-            value = int(raw)
-        except ValueError:
-            self.errors.append(
-                _error(("query", name), "value is not a valid integer", "type_error.integer")
-            )
-            return None
-        if minimum is not None and value < minimum:
-            msg = f"ensure this value is greater than or equal to {minimum}"
-            self.errors.append(_error(("query", name), msg, "value_error.number.not_ge"))
-            return None
-        if maximum is not None and value > maximum:
-            msg = f"ensure this value is less than or equal to {maximum}"
-            self.errors.append(_error(("query", name), msg, "value_error.number.not_le"))
-            return None
-        return value
-
-    def date(self, name: str) -> datetime | None:
-        raw = self._query.get(name)
-        if raw is None:
-            return None
-        try:
-            return datetime.strptime(raw, _DATE_FORMAT)
-        except ValueError:
-            self.errors.append(
-                _error(("query", name), "invalid datetime format", "value_error.datetime")
-            )
-            return None
-
-    def time_range(self, now: datetime) -> tuple[datetime, datetime] | None:
-        """The range asked by ``days_before_now`` or by ``from_date`` and ``to_date``."""
-        days = self.integer("days_before_now", minimum=0)
-        start, end = self.date("from_date"), self.date("to_date")
-        if days is not None:
-            try:
-                return now - timedelta(days=days), now
-            except OverflowError:
-                msg = "value is out of range"
-                self.errors.append(_error(("query", "days_before_now"), msg, "value_error"))
-                return None
-        if "days_before_now" in self._query:
-            return None  # invalid, already reported
-        msg = "either days_before_now or both from_date and to_date are required"
-        for name in ("from_date", "to_date"):
-            if name not in self._query:
-                self.errors.append(_error(("query", name), msg, "value_error.missing"))
-        if start is None or end is None:
-            return None
-        if start > end:
-            msg = "from_date must not be after to_date"
-            self.errors.append(_error(("query", "from_date"), msg, "value_error"))
-            return None
-        return start, end
-
-    def check(self) -> None:
-        if self.errors:
-            raise _HTTPError(422, self.errors)
 
 
 @dataclass(slots=True)
@@ -437,39 +114,11 @@ class _Call:
     request_id: str
 
 
-class _RateWindow:
-    """A fixed-window rate limit over all requests."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        if limit < 1 or window <= 0:
-            raise ValueError(f"rate_limit needs limit >= 1 and window > 0, got {(limit, window)}")
-        self.limit = limit
-        self.window = window
-        self._start: float | None = None
-        self._count = 0
-
-    def hit(self, now: float) -> tuple[bool, dict[str, str]]:
-        """Count one request; whether it is allowed, and the headers to send."""
-        if self._start is None or now - self._start >= self.window:
-            self._start, self._count = now, 0
-        self._count += 1
-        reset = _seconds(self._start + self.window - now)
-        headers = {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(max(self.limit - self._count, 0)),
-            "X-RateLimit-Reset": reset,
-        }
-        allowed = self._count <= self.limit
-        if not allowed:
-            headers["Retry-After"] = reset
-        return allowed, headers
-
-
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-_Handler = Callable[["SimulatedGeobox", _Call], _Answer]
+_Handler = Callable[["SimulatedGeobox", _Call], Answer]
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"users/me/"), "_get_me"),
     ("GET", re.compile(r"users/(?P<user_id>[^/]+)/"), "_get_user"),
@@ -500,9 +149,14 @@ class SimulatedGeobox:
     applied *after* the work: the update is performed and recorded, but its answer is
     late, lost or damaged.
 
+    Extra headers chosen by route (``response_headers=``, :meth:`set_response_headers`)
+    are added to successful (2xx) answers only; they are kept when a delay or a
+    truncation fault hits the answer, and absent from errors, refusals, rate-limit
+    ``429`` answers and answers a fault replaced.
+
     Thread safety: every public method and property may be used from any thread while
     the server runs (state is guarded by one lock; readers return snapshots), and
-    :attr:`faults` may be replaced or changed at any time.
+    :attr:`faults` and the extra headers may be replaced or changed at any time.
     """
 
     def __init__(
@@ -517,6 +171,7 @@ class SimulatedGeobox:
         token_ttl: float = 3600,
         rate_limit: tuple[int, float] | None = None,
         faults: FaultPlan | None = None,
+        response_headers: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         """Configure the simulator; nothing is started until it runs.
 
@@ -533,6 +188,14 @@ class SimulatedGeobox:
             rate_limit: ``(limit, window_seconds)`` to enable the server-side rate limit;
                 off by default.
             faults: the fault plan; defaults to an empty one.
+            response_headers: extra headers for successful answers, route pattern to
+                headers, e.g. ``{"GET usage/summary": {"Cache-Control": "max-age=5"}}``
+                (see :meth:`set_response_headers`); none by default.
+
+        Raises:
+            ValueError: an API key or token names an unknown user, ``rate_limit`` is not
+                positive, or ``response_headers`` names a header the simulator sets
+                itself (see :meth:`set_response_headers`).
         """
         self.seed = seed
         self._users = {u.id: u for u in (DEFAULT_USERS if users is None else users)}
@@ -544,8 +207,9 @@ class SimulatedGeobox:
         self._now = now or _utc_now
         self._clock = clock
         self.token_ttl = token_ttl
-        self._rate = None if rate_limit is None else _RateWindow(*rate_limit)
+        self._rate = None if rate_limit is None else RateWindow(*rate_limit)
         self._faults = faults if faults is not None else FaultPlan()
+        self._extra_headers = ResponseHeaderRules(response_headers)
         self._lock = threading.RLock()
         self._tokens = {t: _Token(uid, clock(), static=True) for t, uid in tokens.items()}
         self._summaries: dict[int, _Summary] = {}
@@ -555,8 +219,7 @@ class SimulatedGeobox:
         self._update_ids: list[str] = []
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
-        self._thread: threading.Thread | None = None
-        self._thread_stop: Callable[[], None] | None = None
+        self._thread = LoopThread("geobox-simulator", "the simulator")
 
     # ------------------------------------------------------------------ observation
 
@@ -568,6 +231,37 @@ class SimulatedGeobox:
     @faults.setter
     def faults(self, plan: FaultPlan | None) -> None:
         self._faults = plan if plan is not None else FaultPlan()
+
+    @property
+    def response_headers(self) -> Mapping[str, Mapping[str, str]]:
+        """A copy of the extra header rules, route pattern to headers, oldest first.
+
+        Change them with :meth:`set_response_headers`; changing the copy does nothing.
+        """
+        return self._extra_headers.snapshot()
+
+    def set_response_headers(self, route: str, headers: Mapping[str, str] | None) -> None:
+        """Send extra headers on the successful answers of a route from now on.
+
+        The headers are added to 2xx answers of requests matching ``route`` (including
+        a delayed or truncated one), never to errors or to answers a fault replaced.
+        When several routes match, their headers are merged; for a header named by more
+        than one (case-insensitively) the route set most recently wins. Rate-limit
+        headers, when the limit is on, win over extra headers of the same name.
+
+        Args:
+            route: a route pattern as in fault plans: ``"*"``, ``"usage/api"``,
+                ``"GET usage/summary"``, an fnmatch glob such as ``"usage/*"``. The
+                pattern is the rule's key, compared as written: setting it again
+                replaces its headers (and makes it the most recent).
+            headers: header name to value; ``None`` or ``{}`` removes the route's rule.
+
+        Raises:
+            ValueError: a header name is not a valid HTTP token or is one the simulator
+                always sets itself (``Content-Type``, ``Content-Length``,
+                ``X-Request-ID``), or a value holds a line break.
+        """
+        self._extra_headers.set(route, headers)
 
     @property
     def requests(self) -> tuple[RecordedRequest, ...]:
@@ -727,52 +421,14 @@ class SimulatedGeobox:
             RuntimeError: already running, or not listening within ``timeout``.
             OSError: the address could not be bound.
         """
-        if self._thread is not None or self._runner is not None:
+        if self._thread.active or self._runner is not None:
             raise RuntimeError("the simulator is already running")
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        async def serve() -> None:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-
-            def request_stop() -> None:
-                loop.call_soon_threadsafe(stop.set)
-
-            async with self.running(host, port):
-                self._thread_stop = request_stop
-                ready.set()
-                await stop.wait()
-
-        def main() -> None:
-            try:
-                asyncio.run(serve())
-            except BaseException as exc:  # reported to the starting thread
-                failure.append(exc)
-            finally:
-                ready.set()
-
-        thread = threading.Thread(target=main, name="geobox-simulator", daemon=True)
-        self._thread = thread
-        thread.start()
-        if not ready.wait(timeout) or failure:
-            if self._thread_stop is not None:
-                self._thread_stop()
-            thread.join(timeout)
-            self._thread = self._thread_stop = None
-            if failure:
-                raise failure[0]
-            raise RuntimeError(f"the simulator did not start within {timeout} s")
+        self._thread.start(lambda: self.running(host, port), timeout)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop a server started by :meth:`start_in_thread` and wait for its thread."""
-        thread, stop = self._thread, self._thread_stop
-        self._thread = self._thread_stop = None
-        if stop is not None:
-            stop()
-        if thread is not None:
-            thread.join(timeout)
+        self._thread.stop(timeout)
 
     @contextlib.contextmanager
     def in_thread(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[SimulatedGeobox]:
@@ -811,15 +467,16 @@ class SimulatedGeobox:
             if method == "POST" and path == _TOKEN_PATH:
                 self._token_requests += 1
 
-        answer: _Answer | None
+        answer: Answer | None
         if not allowed:
-            answer = _json_answer(429, {"detail": "Too many requests"})
+            answer = json_answer(429, {"detail": "Too many requests"})
         elif fault is not None and fault.before_work:
             answer = self._refuse(fault, request)
         else:
             answer = self._work(method, path, request, body, request_id)
+            self._add_extra_headers(answer, method, path, rate_headers)
             if fault is not None:
-                answer = await self._damage(fault, answer)
+                answer = await damage(fault, answer)
         if answer is None:  # dropped: close without a word
             if request.transport is not None:
                 request.transport.close()
@@ -828,46 +485,44 @@ class SimulatedGeobox:
         headers["Content-Type"] = answer.content_type
         return web.Response(status=answer.status, body=answer.body, headers=headers)
 
-    def _refuse(self, fault: Fault, request: web.Request) -> _Answer:
+    def _add_extra_headers(
+        self, answer: Answer, method: str, path: str, own: Mapping[str, str]
+    ) -> None:
+        """Add the route's extra headers to a successful answer, in place.
+
+        Headers the answer already has, and those in ``own`` (the rate limit's), win
+        over extra headers of the same name.
+        """
+        if not 200 <= answer.status < 300:
+            return
+        taken = {name.lower() for name in (*answer.headers, *own)}
+        extra = self._extra_headers.for_request(method, path)
+        answer.headers.update((k, v) for k, v in extra.items() if k.lower() not in taken)
+
+    def _refuse(self, fault: Fault, request: web.Request) -> Answer:
         if fault.kind is FaultKind.EXPIRE_TOKEN:
             token = _bearer(request)
             with self._lock:
                 if token is not None and token in self._tokens:
                     self._tokens[token].expired = True
-            return _json_answer(401, {"detail": "Token expired"}, {"WWW-Authenticate": "Bearer"})
-        return _status_answer(fault)
-
-    async def _damage(self, fault: Fault, answer: _Answer) -> _Answer | None:
-        if fault.kind is FaultKind.STATUS:
-            return _status_answer(fault)
-        if fault.kind is FaultKind.DELAY:
-            await asyncio.sleep(fault.seconds)
-            return answer
-        if fault.kind is FaultKind.DROP:
-            return None
-        if fault.kind is FaultKind.TRUNCATE:
-            return _Answer(200, _truncate_json(answer.body), headers=answer.headers)
-        if fault.kind is FaultKind.NOT_JSON:
-            if fault.html:
-                return _Answer(200, _html_page(200), "text/html")
-            return _Answer(200, b"OK", "text/plain")
-        raise AssertionError(f"unhandled fault {fault!r}")  # pragma: no cover
+            return json_answer(401, {"detail": "Token expired"}, {"WWW-Authenticate": "Bearer"})
+        return status_answer(fault)
 
     def _work(
         self, method: str, path: str, request: web.Request, body: bytes, request_id: str
-    ) -> _Answer:
+    ) -> Answer:
         try:
             if path == _TOKEN_PATH:
                 if method != "POST":
-                    raise _HTTPError(405, "Method Not Allowed", {"Allow": "POST"})
+                    raise HTTPError(405, "Method Not Allowed", {"Allow": "POST"})
                 return self._post_token(request, body)
             handler, params = _resolve(method, path)
             user = self._authenticate(request)
             call = _Call(user, params, request.query, body, request_id)
             with self._lock:
                 return handler(self, call)
-        except _HTTPError as exc:
-            return _json_answer(exc.status, {"detail": exc.detail}, exc.headers)
+        except HTTPError as exc:
+            return json_answer(exc.status, {"detail": exc.detail}, exc.headers)
 
     def _authenticate(self, request: web.Request) -> SimUser:
         token = _bearer(request)
@@ -875,100 +530,102 @@ class SimulatedGeobox:
             if token is not None:
                 entry = self._tokens.get(token)
                 if entry is None or entry.user_id not in self._users:
-                    raise _unauthorized("Invalid token")
+                    raise unauthorized("Invalid token")
                 too_old = self._clock() - entry.issued_at >= self.token_ttl
                 if entry.expired or (not entry.static and too_old):
-                    raise _unauthorized("Token expired")
+                    raise unauthorized("Token expired")
                 return self._users[entry.user_id]
             apikey = request.query.get("apikey")
             for key in self._keys.values():
                 if apikey is not None and key.key == apikey and not key.revoked:
                     return self._users[key.user_id]
-        raise _unauthorized("Not authenticated")
+        raise unauthorized("Not authenticated")
 
     # ------------------------------------------------------------------ handlers
 
-    def _post_token(self, request: web.Request, body: bytes) -> _Answer:
+    def _post_token(self, request: web.Request, body: bytes) -> Answer:
         form: dict[str, list[str]] = {}
         if request.content_type == "application/x-www-form-urlencoded":
             form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         missing = [name for name in ("username", "password") if name not in form]
         if missing:
-            errors = [_error(("body", n), "field required", "value_error.missing") for n in missing]
-            raise _HTTPError(422, errors)
+            errors = [
+                error_item(("body", n), "field required", "value_error.missing") for n in missing
+            ]
+            raise HTTPError(422, errors)
         username, password = form["username"][0], form["password"][0]
         with self._lock:
             user = next((u for u in self._users.values() if u.username == username), None)
             if user is None or not secrets.compare_digest(user.password, password):
-                raise _unauthorized("Incorrect username or password")
+                raise unauthorized("Incorrect username or password")
             token = secrets.token_urlsafe(32)
             self._tokens[token] = _Token(user.id, self._clock(), static=False)
             self._tokens_issued += 1
         ttl = int(self.token_ttl) if float(self.token_ttl).is_integer() else self.token_ttl
-        return _json_answer(200, {"access_token": token, "token_type": "bearer", "expires_in": ttl})
+        return json_answer(200, {"access_token": token, "token_type": "bearer", "expires_in": ttl})
 
-    def _get_me(self, call: _Call) -> _Answer:
-        return _json_answer(200, call.user.to_json())
+    def _get_me(self, call: _Call) -> Answer:
+        return json_answer(200, call.user.to_json())
 
-    def _get_user(self, call: _Call) -> _Answer:
-        user_id = _path_int(call.params, "user_id")
-        return _json_answer(200, self._user(user_id).to_json())
+    def _get_user(self, call: _Call) -> Answer:
+        user_id = path_int(call.params, "user_id")
+        return json_answer(200, self._user(user_id).to_json())
 
-    def _get_api_key(self, call: _Call) -> _Answer:
-        key = self._keys.get(_path_int(call.params, "apikey_id"))
+    def _get_api_key(self, call: _Call) -> Answer:
+        key = self._keys.get(path_int(call.params, "apikey_id"))
         if key is None:
-            raise _HTTPError(404, "API key not found")
+            raise HTTPError(404, "API key not found")
         self._permit(call.user, key.user_id)
-        return _json_answer(200, key.to_json())
+        return json_answer(200, key.to_json())
 
-    def _get_usage(self, call: _Call) -> _Answer:
-        query = _Query(call.query)
+    def _get_usage(self, call: _Call) -> Answer:
+        query = Query(call.query)
         eid = query.text("eid", required=True)
         scale = query.choice("scale", SCALES)
         param = query.choice("param", PARAMS)
         span = query.time_range(utc_naive(self._now()))
         limit = query.integer("limit", minimum=1, maximum=_MAX_LIMIT)
         if query.errors or eid is None or scale is None or param is None or span is None:
-            raise _HTTPError(422, query.errors)
+            raise HTTPError(422, query.errors)
         self._permit(call.user, self._owner_of(eid))
         buckets = islice(bucket_starts(span[0], span[1], scale), limit or _DEFAULT_LIMIT)
         points = [
             {"time": b.isoformat(), "value": usage_value(self.seed, eid, scale, param, b)}
             for b in buckets
         ]
-        return _json_answer(200, points)
+        return json_answer(200, points)
 
-    def _get_process(self, call: _Call) -> _Answer:
-        query = _Query(call.query)
+    def _get_process(self, call: _Call) -> Answer:
+        query = Query(call.query)
         user_id = query.integer("user_id")
         span = query.time_range(utc_naive(self._now()))
         if query.errors or span is None:
-            raise _HTTPError(422, query.errors)
+            raise HTTPError(422, query.errors)
         target = self._target(call.user, user_id)
-        return _json_answer(200, process_seconds(self.seed, target.id, *span))
+        return json_answer(200, process_seconds(self.seed, target.id, *span))
 
-    def _get_summary(self, call: _Call) -> _Answer:
-        query = _Query(call.query)
+    def _get_summary(self, call: _Call) -> Answer:
+        query = Query(call.query)
         user_id = query.integer("user_id")
         query.check()
         target = self._target(call.user, user_id)
-        return _json_answer(200, self._summary_json(target))
+        return json_answer(200, self._summary_json(target))
 
-    def _post_update(self, call: _Call) -> _Answer:
-        target = self._target(call.user, _body_user_id(call.body))
+    def _post_update(self, call: _Call) -> Answer:
+        target = self._target(call.user, body_user_id(call.body))
         summary = self._summary(target.id)
         summary.updates += 1
         summary.totals = summary.totals + update_increment(self.seed, target.id, summary.updates)
         summary.updated_at = self._now()
         self._update_ids.append(call.request_id)
-        return _json_answer(200, self._summary_json(target))
+        return json_answer(200, self._summary_json(target))
 
     # ------------------------------------------------------------------ helpers (under lock)
 
     def _user(self, user_id: int) -> SimUser:
         user = self._users.get(user_id)
         if user is None:
-            raise _HTTPError(404, "User not found")
+            raise HTTPError(404, "User not found")
         return user
 
     def _target(self, caller: SimUser, user_id: int | None) -> SimUser:
@@ -979,7 +636,7 @@ class SimulatedGeobox:
     @staticmethod
     def _permit(caller: SimUser, owner_id: int) -> None:
         if not caller.is_admin and caller.id != owner_id:
-            raise _HTTPError(403, "Not allowed")
+            raise HTTPError(403, "Not allowed")
 
     def _owner_of(self, eid: str) -> int:
         for key in self._keys.values():
@@ -987,7 +644,7 @@ class SimulatedGeobox:
                 return key.user_id
         if eid.isdigit() and int(eid) in self._users:
             return int(eid)
-        raise _HTTPError(404, "Resource not found")
+        raise HTTPError(404, "Resource not found")
 
     def _summary(self, user_id: int) -> _Summary:
         summary = self._summaries.get(user_id)
@@ -1012,17 +669,6 @@ class SimulatedGeobox:
         }
 
 
-def _status_answer(fault: Fault) -> _Answer:
-    code = fault.code if fault.code is not None else 500
-    headers = dict(fault.headers)
-    if fault.retry_after is not None:
-        headers["Retry-After"] = _retry_after(fault.retry_after)
-    if fault.html:
-        return _Answer(code, _html_page(code), "text/html", headers)
-    default = "Too many requests" if code == 429 else _phrase(code)
-    return _json_answer(code, {"detail": fault.detail or default}, headers)
-
-
 def _bearer(request: web.Request) -> str | None:
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
@@ -1041,69 +687,5 @@ def _resolve(method: str, path: str) -> tuple[_Handler, Mapping[str, str]]:
             return handler, match.groupdict()
         allowed.append(route_method)
     if allowed:
-        raise _HTTPError(405, "Method Not Allowed", {"Allow": ", ".join(sorted(set(allowed)))})
-    raise _HTTPError(404, "Not Found")
-
-
-def _path_int(params: Mapping[str, str], name: str) -> int:
-    try:
-        return int(params[name])
-    except ValueError:
-        msg = "value is not a valid integer"
-        raise _HTTPError(422, [_error(("path", name), msg, "type_error.integer")]) from None
-
-
-def _body_user_id(body: bytes) -> int | None:
-    """The ``user_id`` of an update's JSON body; an empty body counts as ``{}``."""
-    if not body.strip():
-        return None
-    try:
-        value = json.loads(body)
-    except ValueError:
-        raise _HTTPError(
-            422, [_error(["body"], "invalid JSON", "value_error.jsondecode")]
-        ) from None
-    if not isinstance(value, dict):
-        raise _HTTPError(422, [_error(["body"], "value is not a valid dict", "type_error.dict")])
-    user_id = value.get("user_id")
-    if user_id is None:
-        return None
-    if isinstance(user_id, bool) or not isinstance(user_id, int):
-        msg = "value is not a valid integer"
-        raise _HTTPError(422, [_error(("body", "user_id"), msg, "type_error.integer")])
-    return user_id
-
-
-async def serve_forever(
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    *,
-    seed: int = 0,
-    faults: FaultPlan | None = None,
-    rate_limit: tuple[int, float] | None = None,
-    token_ttl: float = 3600,
-    on_ready: Callable[[SimulatedGeobox], Awaitable[None] | None] | None = None,
-) -> None:
-    """Serve a simulator with the default accounts until cancelled.
-
-    This is what ``geobox-usage serve`` runs. It prints nothing: ``on_ready`` is called
-    with the listening simulator (its :attr:`~SimulatedGeobox.base_url` and the default
-    credentials are what a CLI would show). Cancel the task (Ctrl-C under
-    :func:`asyncio.run`) to stop; the server is closed before this returns.
-
-    Args:
-        host: the address to bind.
-        port: the port to bind; 0 picks a free one.
-        seed: the simulator's seed.
-        faults: a fault plan, e.g. :func:`~._faults.chaos_plan`; none by default.
-        rate_limit: ``(limit, window_seconds)`` to enable the server-side rate limit.
-        token_ttl: seconds an issued token stays valid.
-        on_ready: called (and awaited, if it returns an awaitable) once listening.
-    """
-    sim = SimulatedGeobox(seed, faults=faults, rate_limit=rate_limit, token_ttl=token_ttl)
-    async with sim.running(host, port):
-        if on_ready is not None:
-            result = on_ready(sim)
-            if result is not None:
-                await result
-        await asyncio.Event().wait()
+        raise HTTPError(405, "Method Not Allowed", {"Allow": ", ".join(sorted(set(allowed)))})
+    raise HTTPError(404, "Not Found")
