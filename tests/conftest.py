@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+import structlog
 
 from geobox_usage import AsyncGeoboxClient
 from geobox_usage.testing import DEMO_ACCESS_TOKEN, FaultPlan, SimulatedGeobox
 
 ClientFactory = Callable[..., AsyncGeoboxClient]
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Iterator[None]:
+    """Leave structlog unconfigured after every test (the demo CLI configures it)."""
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
 
 
 @pytest.fixture

@@ -236,3 +236,27 @@ async def test_password_and_token_never_appear_in_reprs(
     for text in (repr(client), *stages):
         assert DEMO_PASSWORD not in text
         assert token.split()[-1] not in text
+
+
+def test_errors_survive_copy_and_pickle() -> None:
+    import copy
+    import pickle
+
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    original = RateLimitError(
+        status=429,
+        method="GET",
+        url="https://h/v1/usage/summary?apikey=***",
+        detail="slow down",
+        retry_after=2.0,
+        headers=CIMultiDictProxy(CIMultiDict({"Retry-After": "2"})),
+        operation="get_usage_summary",
+        request_id="rid",
+        attempts=3,
+    )
+    for clone in (copy.copy(original), pickle.loads(pickle.dumps(original))):
+        assert type(clone) is RateLimitError
+        assert str(clone) == str(original)
+        assert (clone.status, clone.retry_after, clone.attempts) == (429, 2.0, 3)
+        assert clone.headers is not None and clone.headers["Retry-After"] == "2"

@@ -11,17 +11,24 @@ import pytest
 
 from geobox_usage import (
     AsyncGeoboxClient,
+    CircuitOpenError,
     Handler,
     PipelineContext,
     PipelineEvent,
     PipelineStage,
     Request,
     Response,
+    ServerError,
     Slot,
     hookimpl,
 )
 from geobox_usage._plugins import BUILTIN_PLUGINS, _entry_point_plugins
-from geobox_usage.testing import SimulatedGeobox
+from geobox_usage.resilience import (
+    InMemoryBreakerStore,
+    InMemoryRetryBudgetStore,
+    RetryBudget,
+)
+from geobox_usage.testing import Fault, FaultPlan, SimulatedGeobox
 
 from .conftest import ClientFactory
 
@@ -203,3 +210,46 @@ async def test_entry_point_plugins_are_loaded(
     assert "entry-point-tagger" not in blocked.pipeline.names
     skipped = make_client(load_entrypoints=False)
     assert "entry-point-tagger" not in skipped.pipeline.names
+
+
+class SharedResilienceState:
+    """A plugin handing one breaker store and one retry budget to every client."""
+
+    def __init__(self) -> None:
+        self.breakers = InMemoryBreakerStore(failure_threshold=2, cooldown=60.0)
+        self.budget = InMemoryRetryBudgetStore(RetryBudget(ratio=0.0, min_per_s=0.0))
+
+    @hookimpl
+    def geobox_usage_breaker_store(self, context: PipelineContext) -> InMemoryBreakerStore:
+        return self.breakers
+
+    @hookimpl
+    def geobox_usage_retry_budget_store(self, context: PipelineContext) -> InMemoryRetryBudgetStore:
+        return self.budget
+
+
+async def test_store_hooks_let_clients_share_breaker_and_budget_state(
+    sim: SimulatedGeobox, fault_plan: FaultPlan, make_client: ClientFactory
+) -> None:
+    shared = SharedResilienceState()
+    first = make_client(plugins=[shared], disable_plugins=["cache"])
+    second = make_client(plugins=[shared], disable_plugins=["cache"])
+    fault_plan.sequence("usage/summary", Fault.status(500), Fault.status(500))
+    for _ in range(2):
+        with pytest.raises(ServerError) as caught:
+            await first.get_usage_summary()
+        assert caught.value.attempts == 1  # the shared budget of zero allows no retry
+    # the first client's failures opened the circuit for the second client too
+    with pytest.raises(CircuitOpenError):
+        await second.get_usage_summary()
+    assert sim.count(path="usage/summary") == 2
+
+
+def test_a_store_hook_answer_must_follow_the_protocol(no_geobox_env: None) -> None:
+    class Wrong:
+        @hookimpl
+        def geobox_usage_breaker_store(self, context: PipelineContext) -> object:
+            return object()
+
+    with pytest.raises(ValueError, match="must answer a BreakerStore"):
+        AsyncGeoboxClient(access_token="t", plugins=[Wrong()], load_entrypoints=False)

@@ -10,6 +10,7 @@ from geobox_usage._clock import Clock, SystemClock
 from geobox_usage._credentials import CredentialKind, Credentials
 from geobox_usage._messages import Request, Response
 from geobox_usage._spec import CachePolicy, RequestSpec
+from geobox_usage.caching import CacheBackend, CacheEntry, InMemoryCacheBackend
 from geobox_usage.client import AsyncGeoboxClient
 from geobox_usage.config import (
     CacheConfig,
@@ -35,6 +36,7 @@ from geobox_usage.errors import (
 )
 from geobox_usage.events import EventBus, PipelineEvent
 from geobox_usage.hookspecs import hookimpl
+from geobox_usage.logs import current_request_id, request_id
 from geobox_usage.pipeline import (
     Handler,
     Pipeline,
@@ -44,6 +46,7 @@ from geobox_usage.pipeline import (
     Stage,
     Transport,
 )
+from geobox_usage.resilience import BreakerStore, RetryBudgetStore
 from geobox_usage.resources import AsyncApiKey, AsyncUser
 from geobox_usage.usage import AsyncUsage
 
@@ -57,7 +60,10 @@ __all__ = [
     "AsyncUser",
     "AuthenticationError",
     "AuthorizationError",
+    "BreakerStore",
+    "CacheBackend",
     "CacheConfig",
+    "CacheEntry",
     "CachePolicy",
     "CircuitBreakerConfig",
     "CircuitOpenError",
@@ -68,6 +74,7 @@ __all__ = [
     "GeoboxError",
     "GeoboxTimeoutError",
     "Handler",
+    "InMemoryCacheBackend",
     "NotFoundError",
     "Pipeline",
     "PipelineContext",
@@ -79,6 +86,7 @@ __all__ = [
     "RequestSpec",
     "Response",
     "ResponseDecodeError",
+    "RetryBudgetStore",
     "RetryConfig",
     "ServerError",
     "Slot",
@@ -91,5 +99,7 @@ __all__ = [
     "UsageScale",
     "ValidationError",
     "__version__",
+    "current_request_id",
     "hookimpl",
+    "request_id",
 ]

@@ -48,8 +48,15 @@ def is_sensitive(name: str) -> bool:
 
 
 def redact_pairs(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """Return ``pairs`` with the values of sensitive names replaced by ``***``."""
-    return tuple((k, REDACTED if is_sensitive(k) else v) for k, v in pairs)
+    """Return ``pairs`` with the values of sensitive names replaced by ``***``.
+
+    ``eid`` names a user by numeric id or an API key by the key itself (the wire
+    contract's choice), so an ``eid`` that is not all digits is a secret too.
+    """
+    return tuple(
+        (k, REDACTED if is_sensitive(k) or (k == "eid" and not v.isdigit()) else v)
+        for k, v in pairs
+    )
 
 
 def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:

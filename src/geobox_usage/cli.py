@@ -29,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=7, help="the simulator's seed (default 7)")
     demo.add_argument(
-        "--log-json", action="store_true", help="print the pipeline's log events as JSON lines"
+        "--log-json",
+        action="store_true",
+        help="print the pipeline's log events (on stderr) as JSON lines instead of console lines",
     )
 
     serve = commands.add_parser(
@@ -61,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from geobox_usage._demo import run_demo
+    from geobox_usage.logs import configure_demo_logging
 
+    configure_demo_logging(json=args.log_json)  # the CLI owns the process; the library never
     return asyncio.run(run_demo(seed=args.seed))
 
 

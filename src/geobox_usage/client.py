@@ -34,6 +34,7 @@ from geobox_usage.config import (
 )
 from geobox_usage.enums import UsageParam, UsageScale
 from geobox_usage.events import EventBus
+from geobox_usage.logs import current_request_id
 from geobox_usage.pipeline import PipelineContext
 from geobox_usage.resources import AsyncApiKey, AsyncUser
 from geobox_usage.usage import AsyncUsage
@@ -133,6 +134,7 @@ class AsyncGeoboxClient:
             clock=clock or SystemClock(),
             events=EventBus(),
             session=self._get_session,
+            hook=self.plugin_manager.hook,
             options=dict(plugin_options or {}),
         )
         self.context, self.pipeline = assemble(self.plugin_manager, context)
@@ -208,7 +210,7 @@ class AsyncGeoboxClient:
         """
         if self._closed:
             raise RuntimeError("this AsyncGeoboxClient is closed; create a new one")
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id or current_request_id() or uuid.uuid4().hex
         path = spec.path.format_map(path_args) if path_args else spec.path
         headers: tuple[tuple[str, str], ...]
         body: bytes | None

@@ -8,14 +8,15 @@ is what decides whether a non-idempotent call may be repeated.
 
 from __future__ import annotations
 
+import copy
 import json
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from multidict import CIMultiDict, CIMultiDictProxy
 
 if TYPE_CHECKING:
-    from multidict import CIMultiDictProxy
-
     from geobox_usage._messages import Request
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "ValidationError",
+    "copy_for_caller",
     "error_for_status",
     "parse_retry_after",
 ]
@@ -71,6 +73,40 @@ class GeoboxError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors cannot be rebuilt from ``args``: rebuild from the
+        # attributes instead, so errors can be copied and pickled (multiprocessing).
+        # Answer headers travel as pairs: multidict's read-only proxy cannot be pickled.
+        state = dict(self.__dict__)
+        headers = state.get("headers")
+        if headers is not None:
+            state["headers"] = tuple(headers.items())
+        return (_rebuild, (type(self), self.message, state))
+
+
+def _rebuild(cls: type[GeoboxError], message: str, state: dict[str, Any]) -> GeoboxError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    if isinstance(state.get("headers"), tuple):
+        state["headers"] = CIMultiDictProxy(CIMultiDict(state["headers"]))
+    error.__dict__.update(state)
+    return error
+
+
+E = TypeVar("E", bound=GeoboxError)
+
+
+def copy_for_caller(error: E) -> E:
+    """A copy of ``error`` for another caller that shares one outcome (a single flight).
+
+    Each caller gets its own error object, so that what one caller's stages set on it
+    (``attempts``, a traceback) never shows in another's; the cause is kept.
+    """
+    clone = copy.copy(error)
+    clone.__cause__ = error.__cause__
+    clone.__traceback__ = None
+    return clone
 
 
 class ApiRequestError(GeoboxError):

@@ -9,7 +9,9 @@ equals a built-in name replaces that built-in; ``disable_plugins=("cache",)`` re
 one.
 
 Every hook is called once, when the client is built, never per request: a stage is a
-plain async callable that runs without any plugin dispatch.
+plain async callable that runs without any plugin dispatch. Stage factories may ask
+other hooks through ``context.hook`` (the built-in cache asks
+``geobox_usage_cache_backend``), again only at build time.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from geobox_usage.caching.backends import CacheBackend
     from geobox_usage.events import EventListener
     from geobox_usage.pipeline import PipelineContext, PipelineStage, Transport
+    from geobox_usage.resilience import BreakerStore, RetryBudgetStore
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
@@ -71,4 +75,35 @@ def geobox_usage_listener(context: PipelineContext) -> EventListener | None:
     Returns:
         A callable taking a :class:`~geobox_usage.events.PipelineEvent`, or ``None``.
         It runs inline on the request path: keep it quick and never let it block.
+    """
+
+
+@hookspec(firstresult=True)
+def geobox_usage_cache_backend(context: PipelineContext) -> CacheBackend | None:
+    """Provide the store the cache stage keeps answers in (the first non-``None`` wins).
+
+    Asked once, when the client is built, and only used when the client has
+    ``cache=CacheConfig(...)``. The answer must have async ``get(key)``,
+    ``set(key, entry, ttl)`` and ``delete(key)`` methods (see
+    :class:`~geobox_usage.caching.CacheBackend`); without one the cache keeps an
+    in-memory LRU store of ``CacheConfig.max_entries`` entries. Keys never hold a secret.
+    """
+
+
+@hookspec(firstresult=True)
+def geobox_usage_breaker_store(context: PipelineContext) -> BreakerStore | None:
+    """Provide the store that keeps circuit breaker state (the first non-``None`` wins).
+
+    Asked once, when the client is built, and only when ``circuit_breaker=`` is set.
+    Without an answer each client keeps its breaker state in memory; a shared store
+    (Redis, say) lets every process calling the same host open and close together.
+    """
+
+
+@hookspec(firstresult=True)
+def geobox_usage_retry_budget_store(context: PipelineContext) -> RetryBudgetStore | None:
+    """Provide the store that counts requests and retries for the retry budget.
+
+    Asked once, when the client is built. Without an answer each client keeps its own
+    budget in memory; a shared store bounds the retries of a whole fleet together.
     """

@@ -20,6 +20,8 @@ from enum import IntEnum
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+import pluggy
+
 from geobox_usage._clock import Clock
 from geobox_usage._credentials import Credentials
 from geobox_usage._messages import Request, Response
@@ -122,6 +124,9 @@ class PipelineContext:
         clock: the clock every stage uses (injectable for tests).
         events: where stages emit :class:`~geobox_usage.events.PipelineEvent`.
         session: returns the client's open ``aiohttp.ClientSession``.
+        hook: the client's pluggy hook relay, so that a stage factory can ask other
+            plugins for what it needs (``context.hook.geobox_usage_cache_backend(
+            context=context)``); only while the client is built, never per request.
         options: free-form settings for third-party plugins (``plugin_options=``).
     """
 
@@ -137,6 +142,7 @@ class PipelineContext:
     clock: Clock
     events: EventBus
     session: SessionProvider = field(repr=False)
+    hook: pluggy.HookRelay = field(repr=False)
     options: Mapping[str, Any] = field(default_factory=dict)
 
 

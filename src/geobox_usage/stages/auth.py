@@ -11,6 +11,7 @@ A caller cancelled while waiting for a refresh gives up its place; the others go
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 from urllib.parse import urlencode
 
@@ -18,7 +19,12 @@ from geobox_usage._clock import Clock
 from geobox_usage._credentials import CredentialKind, Credentials
 from geobox_usage._messages import Request, Response
 from geobox_usage._spec import RequestSpec, decode_object
-from geobox_usage.errors import AuthenticationError, ResponseDecodeError
+from geobox_usage.errors import (
+    AuthenticationError,
+    GeoboxError,
+    ResponseDecodeError,
+    copy_for_caller,
+)
 from geobox_usage.events import EventBus
 from geobox_usage.hookspecs import hookimpl
 from geobox_usage.pipeline import Handler, PipelineContext, PipelineStage, Slot
@@ -103,7 +109,8 @@ class PasswordAuth:
         self._events = events
         self._token: str | None = None
         self._expires_at = float("inf")
-        self._lock = asyncio.Lock()
+        self._refreshing: asyncio.Task[str] | None = None
+        self._waiting = 0  # callers awaiting ``_refreshing``
         self._rejected: AuthenticationError | None = None
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
@@ -126,34 +133,71 @@ class PasswordAuth:
     async def _refresh(
         self, request: Request, call_next: Handler, *, stale: str | None, reason: str
     ) -> str:
-        async with self._lock:
-            if self._rejected is not None:
-                raise self._rejection(request)
-            current = self._token
-            if (
-                current is not None
-                and current != stale
-                and (self._clock.monotonic() < self._expires_at)
-            ):
-                return current  # another caller refreshed while this one waited
-            try:
-                answer = await call_next(self._token_request(request))
-            except AuthenticationError as exc:
-                # Wrong credentials stay wrong for this client's lifetime: remember it so
-                # the callers queued behind this one fail at once instead of each trying.
-                self._rejected = exc
-                raise
-            token, expires_in = self._read_token(answer)
-            self._token = token
-            self._expires_at = self._expiry(expires_in)
-            self._events.emit(
-                "geobox.auth",
-                action="token_obtained",
-                reason=reason,
-                expires_in=expires_in,
-                request_id=request.request_id,
-            )
-            return token
+        """The token to use instead of ``stale``: fetched once for all who ask at once.
+
+        The fetch runs in its own task that every caller awaits through
+        :func:`asyncio.shield`, so a caller cancelled while it waits (even the one whose
+        request started the fetch) leaves alone and the others still get the one token.
+        When the last caller waiting for it is cancelled, the fetch is cancelled too: no
+        one is left to use its token, and the next call starts afresh.
+        """
+        if self._rejected is not None:
+            raise self._rejection(request)
+        current = self._token
+        if current is not None and current != stale and self._clock.monotonic() < self._expires_at:
+            return current  # another caller refreshed meanwhile
+        task = self._refreshing
+        if task is None:
+            task = asyncio.create_task(self._fetch(request, call_next, reason))
+            task.add_done_callback(self._fetch_done)
+            self._refreshing = task
+        self._waiting += 1
+        try:
+            return await asyncio.shield(task)
+        except AuthenticationError:
+            raise self._rejection(request) from None
+        except GeoboxError as exc:
+            raise copy_for_caller(exc) from exc.__cause__
+        finally:
+            self._waiting -= 1
+            if self._waiting == 0 and not task.done():
+                task.cancel()
+                if self._refreshing is task:
+                    self._refreshing = None
+
+    async def _fetch(self, request: Request, call_next: Handler, reason: str) -> str:
+        try:
+            answer = await call_next(self._token_request(request))
+        except AuthenticationError as exc:
+            # Wrong credentials stay wrong for this client's lifetime: remember it so
+            # that later calls fail at once instead of each asking again.
+            self._rejected = exc
+            raise
+        token, expires_in = self._read_token(answer)
+        self._token = token
+        self._expires_at = self._expiry(expires_in)
+        self._events.emit(
+            "geobox.auth",
+            action="token_obtained",
+            reason=reason,
+            expires_in=expires_in,
+            request_id=request.request_id,
+        )
+        return token
+
+    def _fetch_done(self, task: asyncio.Task[str]) -> None:
+        if self._refreshing is task:
+            self._refreshing = None
+        if not task.cancelled():
+            task.exception()  # retrieved here, so a fetch nobody awaited any more is quiet
+
+    async def aclose(self) -> None:
+        """Cancel a token fetch still in flight (its callers are gone with the client)."""
+        task = self._refreshing
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _rejection(self, request: Request) -> AuthenticationError:
         rejected = self._rejected
@@ -234,7 +278,8 @@ def make_auth(
 def geobox_usage_stage(context: PipelineContext) -> PipelineStage:
     """The built-in auth stage, for the credential the client was given."""
     stage = make_auth(context.credentials, context.base_url, context.clock, context.events)
-    return PipelineStage(name="auth", slot=Slot.AUTH, stage=stage)
+    aclose = stage.aclose if isinstance(stage, PasswordAuth) else None
+    return PipelineStage(name="auth", slot=Slot.AUTH, stage=stage, aclose=aclose)
 
 
 @hookimpl

@@ -1,1 +1,212 @@
-"""The cache stage (built in a later change; until then this plugin contributes no stage)."""
+"""The cache stage: single flight for every idempotent call, and an optional response cache.
+
+It sits just inside the logging stage, outside retry, so a cached or shared answer
+costs no attempt, no rate-limit slot and no breaker accounting.
+
+* **Single flight** (always on, even with ``cache=None``): concurrent identical
+  idempotent calls make one request; every other caller gets its own decoded copy of
+  the answer (``Response.cache == "coalesced"``), so mutating one result never changes
+  another. See :mod:`geobox_usage.caching._singleflight` for how cancellation is handled.
+* **Cache** (``cache=CacheConfig(...)``): answers of idempotent operations whose
+  :class:`~geobox_usage.CachePolicy` allows it are stored in a :class:`CacheBackend`
+  (in memory, LRU-bounded, by default) and served while fresh (``"hit"``); a miss is
+  ``"miss"``. With ``stale_if_error`` an expired entry stands in for a server failure
+  (``"stale"``).
+* **Keys**: credential identity, method, absolute URL (base URL and path), sorted query
+  without ``apikey``, and the generation of the operation for that identity (below).
+* **Invalidation**: a call whose spec lists operations in ``CachePolicy.invalidates``
+  (``update_usage``) bumps, once it has finished (successfully or not: a failed update
+  may still have reached the server), the generation of each of those operations for
+  the calling identity. Every entry and every flight of those operations for that
+  identity is then out of reach, whatever user it concerns: ``"me"`` and a numeric id
+  can name the same user, so invalidating all of the identity's entries of those
+  operations is the rule that is never wrong. A read that was in flight during the
+  update stores its answer under the old generation, where no one will look.
+
+Non-idempotent calls are never coalesced nor cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from geobox_usage._clock import Clock
+from geobox_usage._messages import Request, Response
+from geobox_usage.caching._policy import (
+    CacheEntry,
+    Lookup,
+    cache_key,
+    classify,
+    is_server_failure,
+    make_entry,
+)
+from geobox_usage.caching._singleflight import SingleFlight
+from geobox_usage.caching.backends import CacheBackend, InMemoryCacheBackend
+from geobox_usage.config import CacheConfig
+from geobox_usage.hookspecs import hookimpl
+from geobox_usage.pipeline import Handler, PipelineContext, PipelineStage, Slot
+
+__all__ = ["CacheStage", "geobox_usage_stage", "make_cache_stage"]
+
+
+class CacheStage:
+    """Single flight and (optionally) a response cache; see the module docstring.
+
+    Args:
+        config: the cache settings, or ``None`` to store nothing (single flight only).
+        backend: where entries live; ignored when ``config`` is ``None``; defaults to
+            an :class:`InMemoryCacheBackend` of ``config.max_entries`` entries.
+        clock: ``clock.time()`` timestamps entries.
+    """
+
+    __slots__ = ("_backend", "_clock", "_config", "_flights", "_generations")
+
+    def __init__(
+        self,
+        config: CacheConfig | None,
+        clock: Clock,
+        backend: CacheBackend | None = None,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._backend: CacheBackend | None = None
+        if config is not None:
+            self._backend = (
+                backend
+                if backend is not None
+                else InMemoryCacheBackend(config.max_entries, now=clock.time)
+            )
+        self._flights: SingleFlight[Response] = SingleFlight()
+        self._generations: dict[tuple[str, str], int] = {}
+
+    @property
+    def backend(self) -> CacheBackend | None:
+        """The store in use, or ``None`` when caching is off."""
+        return self._backend
+
+    @property
+    def in_flight(self) -> int:
+        """How many distinct calls are in flight (each shared by one or more callers)."""
+        return len(self._flights)
+
+    async def __call__(self, request: Request, call_next: Handler) -> Response:
+        spec = request.spec
+        if not spec.idempotent:
+            if not spec.cache.invalidates:
+                return await call_next(request)
+            try:
+                return await call_next(request)
+            finally:
+                self.invalidate(request.identity, spec.cache.invalidates)
+        generation = self._generations.get((request.identity, spec.name), 0)
+        key = cache_key(
+            identity=request.identity, method=spec.method, url=request.url, params=request.params
+        )
+        key = f"{key}#{generation}"
+        backend = self._backend
+        if backend is None or not spec.cache.store:
+            return await self._shared(key, request, call_next, "coalesced")
+        return await self._cached(backend, key, request, call_next)
+
+    def invalidate(self, identity: str, operations: frozenset[str]) -> None:
+        """Make every entry and flight of ``operations`` for ``identity`` unreachable."""
+        for operation in operations:
+            slot = (identity, operation)
+            self._generations[slot] = self._generations.get(slot, 0) + 1
+
+    async def _shared(
+        self, key: str, request: Request, call_next: Handler, label: str | None
+    ) -> Response:
+        response, led = await self._flights.run(key, partial(call_next, request))
+        if led:
+            return response
+        return replace(response, data=response.request.spec.decode(response.body), cache=label)
+
+    async def _cached(
+        self, backend: CacheBackend, key: str, request: Request, call_next: Handler
+    ) -> Response:
+        config = self._config
+        assert config is not None
+        entry = await backend.get(key)
+        if entry is not None and classify(entry, self._clock.time()) is Lookup.FRESH:
+            return _from_entry(entry, request, "hit")
+        try:
+            response, led = await self._flights.run(key, partial(call_next, request))
+        except Exception as exc:
+            if (
+                entry is not None
+                and is_server_failure(exc)
+                and classify(entry, self._clock.time()) is Lookup.STALE
+            ):
+                return _from_entry(entry, request, "stale")
+            raise
+        if not led:
+            return replace(
+                response, data=response.request.spec.decode(response.body), cache="coalesced"
+            )
+        fresh = make_entry(
+            status=response.status,
+            headers=tuple(response.headers.items()),
+            body=response.body,
+            spec_ttl=request.spec.cache.ttl,
+            default_ttl=config.ttl,
+            stale_if_error=config.stale_if_error,
+            now=self._clock.time(),
+        )
+        if fresh is not None:
+            await backend.set(key, fresh, fresh.stale_until - fresh.stored_at)
+        elif entry is not None:
+            await backend.delete(key)  # the server now forbids keeping it
+        return replace(response, cache="miss")
+
+    async def aclose(self) -> None:
+        """Close the backend if it has an ``aclose`` coroutine."""
+        close: Callable[[], Awaitable[Any]] | None = getattr(self._backend, "aclose", None)
+        if close is not None:
+            await close()
+
+    def __repr__(self) -> str:
+        return f"CacheStage(config={self._config!r}, backend={self._backend!r})"
+
+
+def _from_entry(entry: CacheEntry, request: Request, label: str) -> Response:
+    """A response for ``request`` rebuilt from a stored entry, its data decoded afresh."""
+    return Response(
+        request=request,
+        status=entry.status,
+        headers=CIMultiDictProxy(CIMultiDict(entry.headers)),
+        body=entry.body,
+        data=request.spec.decode(entry.body),
+        attempts=0,
+        cache=label,
+    )
+
+
+def make_cache_stage(context: PipelineContext, backend: CacheBackend | None = None) -> CacheStage:
+    """Build the cache stage for a client (a replacement ``cache`` plugin may call this).
+
+    Args:
+        context: the client's pipeline context (its ``cache`` settings and clock).
+        backend: the store; by default the answer of the ``geobox_usage_cache_backend``
+            hook, else an in-memory store.
+    """
+    chosen = backend
+    if chosen is None and context.cache is not None:
+        chosen = context.hook.geobox_usage_cache_backend(context=context)
+    if chosen is not None and not isinstance(chosen, CacheBackend):
+        raise ValueError(
+            f"a cache backend must have async get, set and delete methods, got {chosen!r}"
+        )
+    return CacheStage(context.cache, context.clock, chosen)
+
+
+@hookimpl
+def geobox_usage_stage(context: PipelineContext) -> PipelineStage:
+    """The built-in cache stage (single flight always; storage when ``cache=`` is set)."""
+    stage = make_cache_stage(context)
+    return PipelineStage(name="cache", slot=Slot.CACHE, stage=stage, aclose=stage.aclose)

@@ -1,1 +1,215 @@
-"""The logging stage (built in a later change; until then this plugin contributes no stage)."""
+"""The logging stage: one ``geobox.call`` event per call, the audit, and the other stages' events.
+
+It sits outermost, so it sees each call once, whatever the cache, retries or auth did
+inside it, and its duration is the caller's.
+
+* ``geobox.call`` (WARNING when the call failed, else INFO): ``operation``,
+  ``method``, ``path``, ``query`` (redacted, an API key given as ``eid`` included), ``target``,
+  ``status``, ``duration_ms``, ``attempts``, ``cache`` (``hit``, ``miss``, ``stale``,
+  ``coalesced`` or ``None``), ``request_id``, ``outcome`` (``ok``, ``error``,
+  ``cancelled``), ``error_type`` and ``error``.
+* ``geobox.audit`` for every state-changing (non-idempotent) call, success, failure
+  or cancellation alike: ``actor`` (``user:<id>`` once the credential's user is known
+  from a ``get_user()`` call, else ``apikey:<id>`` once the key's id is known from a
+  ``get_apikey()`` of that very key, else the credential's non-secret fingerprint),
+  ``actor_kind`` (``access_token``, ``apikey``, ``password``), ``identity``,
+  ``operation``, ``target`` (``"me"`` resolved to the user id when known),
+  ``outcome``, ``status``, ``error_type``, ``request_id``. See
+  :func:`geobox_usage.logs._emit.emit_audit` for why level filters do not drop it.
+* The pipeline's events, through a listener: ``geobox.attempt`` (DEBUG for a first
+  attempt that succeeded, whose data the call event repeats; INFO for a failed attempt
+  or one followed by a wait; WARNING when the retry stage gives up), ``geobox.breaker``
+  (WARNING when a circuit opens, else INFO), ``geobox.ratelimit`` and ``geobox.auth``
+  (INFO); any other event at DEBUG.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from geobox_usage._credentials import CredentialKind, Credentials
+from geobox_usage._messages import Request, Response
+from geobox_usage.errors import ApiRequestError, ResponseDecodeError
+from geobox_usage.events import EventListener, PipelineEvent
+from geobox_usage.hookspecs import hookimpl
+from geobox_usage.logs._emit import emit, emit_audit, enabled
+from geobox_usage.logs._processors import redact_query
+from geobox_usage.pipeline import Handler, PipelineContext, PipelineStage, Slot
+
+__all__ = ["LoggingStage", "geobox_usage_listener", "geobox_usage_stage", "log_pipeline_event"]
+
+_INFO = logging.INFO
+_WARNING = logging.WARNING
+
+
+class LoggingStage:
+    """Logs each call and audits each state-changing one; see the module docstring.
+
+    Args:
+        base_url: the client's base URL; its origin is cut from URLs to log paths
+            (``/v1/usage/summary``, as the retry stage's attempt events show them).
+        identity: the credential's non-secret fingerprint.
+        kind: the kind of credential in use.
+    """
+
+    __slots__ = ("_identity", "_key_id", "_kind", "_origin", "_user_id")
+
+    def __init__(self, base_url: str, identity: str, kind: CredentialKind) -> None:
+        parts = urlsplit(base_url)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._identity = identity
+        self._kind = kind
+        self._user_id: int | None = None
+        self._key_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """Who the client acts as, as the audit names it (never a secret)."""
+        if self._user_id is not None:
+            return f"user:{self._user_id}"
+        if self._key_id is not None:
+            return f"apikey:{self._key_id}"
+        return self._identity
+
+    async def __call__(self, request: Request, call_next: Handler) -> Response:
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except asyncio.CancelledError:
+            self._finish(request, started, None, None, cancelled=True)
+            raise
+        except Exception as exc:
+            self._finish(request, started, None, exc)
+            raise
+        self._learn(request, response)
+        self._finish(request, started, response, None)
+        return response
+
+    def _finish(
+        self,
+        request: Request,
+        started: float,
+        response: Response | None,
+        error: Exception | None,
+        *,
+        cancelled: bool = False,
+    ) -> None:
+        duration_ms = round((time.perf_counter() - started) * 1000.0, 3)
+        outcome = "cancelled" if cancelled else "error" if error is not None else "ok"
+        status = _status(response, error)
+        if not request.spec.idempotent:
+            emit_audit(
+                {
+                    "actor": self.actor,
+                    "actor_kind": self._kind.value,
+                    "identity": self._identity,
+                    "operation": request.operation,
+                    "target": self._resolve(request.target),
+                    "outcome": outcome,
+                    "status": status,
+                    "error_type": type(error).__name__ if error is not None else None,
+                    "request_id": request.request_id,
+                }
+            )
+        level = _WARNING if error is not None else _INFO
+        if not enabled(level):
+            return
+        url = request.url
+        emit(
+            level,
+            "geobox.call",
+            {
+                "operation": request.operation,
+                "method": request.method,
+                "path": url[len(self._origin) :] if url.startswith(self._origin) else url,
+                "query": urlencode(redact_query(request.params), safe=":*"),
+                "target": request.target,
+                "status": status,
+                "duration_ms": duration_ms,
+                "attempts": response.attempts if response is not None else _attempts(error),
+                "cache": response.cache if response is not None else None,
+                "request_id": request.request_id,
+                "outcome": outcome,
+                "error_type": type(error).__name__ if error is not None else None,
+                "error": str(error) if error is not None else None,
+            },
+        )
+
+    def _learn(self, request: Request, response: Response) -> None:
+        """Remember who the credential is, from answers that say so, for the audit."""
+        name = request.operation
+        if name == "get_user" and request.target == "me":
+            self._user_id = _int_field(response.data, "id") or self._user_id
+        elif name == "get_apikey" and self._kind is CredentialKind.APIKEY and self._key_id is None:
+            data = response.data
+            key = data.get("key") if isinstance(data, dict) else None
+            if isinstance(key, str) and Credentials(apikey=key).identity == self._identity:
+                self._key_id = _int_field(data, "id")
+
+    def _resolve(self, target: str | None) -> str | None:
+        if target == "me" and self._user_id is not None:
+            return str(self._user_id)
+        return target
+
+    def __repr__(self) -> str:
+        return f"LoggingStage(actor={self.actor!r})"
+
+
+def _status(response: Response | None, error: Exception | None) -> int | None:
+    if response is not None:
+        return response.status
+    if isinstance(error, ApiRequestError | ResponseDecodeError):
+        return error.status
+    return None
+
+
+def _attempts(error: Exception | None) -> int | None:
+    attempts = getattr(error, "attempts", None)
+    return attempts if isinstance(attempts, int) else None
+
+
+def _int_field(data: Any, name: str) -> int | None:
+    value = data.get(name) if isinstance(data, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def log_pipeline_event(event: PipelineEvent) -> None:
+    """Turn a pipeline event into a log event at the level its content calls for."""
+    fields = event.fields
+    name = event.name
+    if name == "geobox.attempt":
+        if fields.get("give_up_reason"):
+            level = logging.WARNING
+        elif (
+            fields.get("outcome") == "ok"
+            and fields.get("attempt", 1) == 1
+            and not fields.get("will_retry")
+        ):
+            level = logging.DEBUG
+        else:
+            level = logging.INFO
+    elif name == "geobox.breaker":
+        level = logging.WARNING if fields.get("new_state") == "open" else logging.INFO
+    elif name in ("geobox.ratelimit", "geobox.auth"):
+        level = logging.INFO
+    else:
+        level = logging.DEBUG
+    if enabled(level):
+        emit(level, name, dict(fields))
+
+
+@hookimpl
+def geobox_usage_stage(context: PipelineContext) -> PipelineStage:
+    """The built-in logging stage, outermost."""
+    stage = LoggingStage(context.base_url, context.identity, context.credentials.kind)
+    return PipelineStage(name="logging", slot=Slot.LOGGING, stage=stage)
+
+
+@hookimpl
+def geobox_usage_listener(context: PipelineContext) -> EventListener:
+    """Log the other stages' events (attempts, waits, breaker, rate limit, auth)."""
+    return log_pipeline_event

@@ -1,0 +1,109 @@
+"""Single flight: concurrent calls with the same key share one execution.
+
+The first caller of a key (the leader) runs its own work inline, in its own task: a
+lone caller pays for one dict lookup and nothing else (no task, no future). Callers
+that arrive while it runs (followers) wait for its outcome behind
+:func:`asyncio.shield`, so a follower that is cancelled leaves alone, and the leader's
+work is never cancelled on a follower's behalf.
+
+When the leader itself is cancelled, its followers are not: they wake up and the first
+of them takes over, running its own work; the rest follow the new leader. No follower
+is left waiting and none receives a ``CancelledError`` it did not ask for. An error of
+the leader's work is the outcome of every follower of that flight; each follower gets
+its own copy of a :class:`~geobox_usage.GeoboxError` (same type, message, request id
+and cause), so what is set on one caller's error never shows in another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from geobox_usage.errors import GeoboxError, copy_for_caller
+
+__all__ = ["SingleFlight"]
+
+T = TypeVar("T")
+
+_Outcome = tuple[T | None, BaseException | None] | None
+"""``(value, None)``, ``(None, error)``, or ``None`` for "the leader left: take over"."""
+
+
+class _Flight(Generic[T]):
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        # Created by the first follower only, so a lone caller allocates no future.
+        self.done: asyncio.Future[_Outcome[T]] | None = None
+
+
+class SingleFlight(Generic[T]):
+    """Runs at most one execution per key at a time; concurrent callers share it."""
+
+    __slots__ = ("_flights",)
+
+    def __init__(self) -> None:
+        self._flights: dict[str, _Flight[T]] = {}
+
+    def __len__(self) -> int:
+        """How many keys have an execution in flight."""
+        return len(self._flights)
+
+    async def run(self, key: str, work: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
+        """Run ``work`` for ``key``, or share the outcome of the execution in flight.
+
+        Args:
+            key: what makes two calls the same call.
+            work: this caller's own work; run only if it leads (or takes over).
+
+        Returns:
+            The value and whether this caller ran the work itself (``True``) or shared
+            another caller's (``False``). A shared value is the same object for every
+            sharer: copy it before handing it out if callers may mutate it.
+
+        Raises:
+            BaseException: whatever the work raised (a copy, for a follower, when it is
+                a :class:`~geobox_usage.GeoboxError`).
+        """
+        while True:
+            flight = self._flights.get(key)
+            if flight is None:
+                return await self._lead(key, work), True
+            outcome = await self._follow(flight)
+            if outcome is None:
+                continue  # the leader was cancelled: lead now, or follow whoever does
+            value, error = outcome
+            if isinstance(error, GeoboxError):
+                raise copy_for_caller(error) from error.__cause__
+            if error is not None:
+                raise error
+            return value, False  # type: ignore[return-value]
+
+    async def _lead(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
+        flight: _Flight[T] = _Flight()
+        self._flights[key] = flight
+        try:
+            value = await work()
+        except Exception as exc:
+            self._finish(key, flight, (None, exc))
+            raise
+        except BaseException:  # cancelled (or interrupted): hand over, never fail others
+            self._finish(key, flight, None)
+            raise
+        self._finish(key, flight, (value, None))
+        return value
+
+    @staticmethod
+    async def _follow(flight: _Flight[T]) -> _Outcome[T]:
+        done = flight.done
+        if done is None:
+            done = flight.done = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(done)
+
+    def _finish(self, key: str, flight: _Flight[T], outcome: _Outcome[T]) -> None:
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        done = flight.done
+        if done is not None and not done.done():
+            done.set_result(outcome)

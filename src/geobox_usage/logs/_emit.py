@@ -1,0 +1,105 @@
+"""How the library's events reach the host's logs, without configuring logging globally.
+
+Two routes, chosen per event:
+
+* the host configured structlog (``structlog.is_configured()``): events go through
+  ``structlog.get_logger("geobox_usage")``, i.e. the host's own processors, wrapper
+  class (and its level filtering) and logger factory; the fields are redacted before
+  they enter the host's chain;
+* otherwise: events go to the standard-library logger ``geobox_usage`` through a
+  structlog ``BoundLogger`` with the library's own chain (``merge_contextvars``,
+  :func:`redact_event`, :func:`render_for_stdlib`), so stdlib handlers receive
+  structured records and values bound with ``structlog.contextvars`` appear. Nothing
+  is formatted when the logger is not enabled for the level.
+
+Audit events (``geobox.audit``) take the same routes but through the logger
+``geobox_usage.audit`` and never through a level filter of the host's wrapper class:
+see :func:`emit_audit`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import structlog
+from structlog.contextvars import merge_contextvars
+
+from geobox_usage.logs._processors import redact_event, render_for_stdlib
+
+__all__ = ["AUDIT_LOGGER_NAME", "LOGGER_NAME", "emit", "emit_audit", "enabled"]
+
+LOGGER_NAME = "geobox_usage"
+"""The logger every event but the audit goes to (stdlib and structlog name alike)."""
+
+AUDIT_LOGGER_NAME = "geobox_usage.audit"
+"""The logger audit events go to. Its stdlib level is set to INFO when the library is
+imported (unless the host set one already), so silencing ``geobox_usage`` does not
+silence the audit; to silence the audit, set this logger's level explicitly."""
+
+_METHOD = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+    logging.CRITICAL: "critical",
+}
+
+_stdlib = logging.getLogger(LOGGER_NAME)
+_stdlib_audit = logging.getLogger(AUDIT_LOGGER_NAME)
+if _stdlib_audit.level == logging.NOTSET:
+    _stdlib_audit.setLevel(logging.INFO)
+
+_CHAIN = [merge_contextvars, redact_event, render_for_stdlib]
+_own = structlog.stdlib.BoundLogger(_stdlib, _CHAIN, {})
+_own_audit = structlog.stdlib.BoundLogger(_stdlib_audit, _CHAIN, {})
+
+# Lazy proxies: they read the host's configuration at each use.
+_host = structlog.get_logger(LOGGER_NAME)
+# The host's processors and logger factory, but the generic wrapper class: a host's
+# filtering bound logger (make_filtering_bound_logger(ERROR)) must not drop the audit.
+_host_audit = structlog.wrap_logger(
+    None, wrapper_class=structlog.BoundLogger, logger_factory_args=(AUDIT_LOGGER_NAME,)
+)
+
+
+def enabled(level: int) -> bool:
+    """Whether an event at ``level`` may be logged (cheap; lets callers skip building it).
+
+    Always ``True`` when the host configured structlog: its chain decides.
+    """
+    return structlog.is_configured() or _stdlib.isEnabledFor(level)
+
+
+def emit(level: int, event: str, fields: dict[str, Any]) -> None:
+    """Log ``event`` with ``fields`` at ``level`` through the route described above.
+
+    Never raises: a failure of a host's processor or handler is reported on the stdlib
+    logger and the call that emitted goes on.
+    """
+    try:
+        if structlog.is_configured():
+            getattr(_host, _METHOD.get(level, "info"))(
+                event, **redact_event(None, "", dict(fields))
+            )
+        elif _stdlib.isEnabledFor(level):
+            getattr(_own, _METHOD.get(level, "info"))(event, **fields)
+    except Exception:
+        _stdlib.exception("geobox_usage could not log event %s", event)
+
+
+def emit_audit(fields: dict[str, Any]) -> None:
+    """Log ``geobox.audit`` at INFO on ``geobox_usage.audit``, past the host's level filters.
+
+    With structlog configured by the host, the host's processors and logger factory are
+    used but not its wrapper class's level filtering; with stdlib only, the
+    ``geobox_usage.audit`` logger's own level (INFO unless the host changed it) decides.
+    Never raises.
+    """
+    try:
+        if structlog.is_configured():
+            _host_audit.info("geobox.audit", **redact_event(None, "", dict(fields)))
+        elif _stdlib_audit.isEnabledFor(logging.INFO):
+            _own_audit.info("geobox.audit", **fields)
+    except Exception:
+        _stdlib.exception("geobox_usage could not log the audit event")
