@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from geobox_usage import RateLimitConfig, RateLimitError, RetryConfig
+from geobox_usage import CacheConfig, RateLimitConfig, RateLimitError, RetryConfig
 from geobox_usage.testing import Fault, FaultPlan, SimulatedGeobox
+from tests.conftest import ClientFactory
 
 from ._resilience import InFlightProbe, client_for, gather_all, received_at, stage_named
 
@@ -114,3 +115,23 @@ async def test_a_429_past_the_deadline_surfaces(sim: SimulatedGeobox) -> None:
     async with client:
         with pytest.raises(RateLimitError):
             await client.get_usage_summary()
+
+
+async def test_a_cache_hit_does_not_pass_the_limiter(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    client = make_client(
+        cache=CacheConfig(ttl=60.0),
+        rate_limit=RateLimitConfig(rate=1, period=60.0, adaptive=False),
+    )
+    async with client:
+        first = await client.get_usage_summary()  # spends the one request of this minute
+        async with asyncio.timeout(5):  # a hang guard: through the limiter it would wait 60 s
+            again = await client.get_usage_summary()
+            other = asyncio.create_task(client.get_process_usage(days_before_now=1))
+            await asyncio.sleep(0.05)
+            assert not other.done()  # a miss does wait for the limiter
+            other.cancel()
+    assert again == first
+    assert sim.count("GET", "usage/summary") == 1
+    assert sim.count("GET", "usage/process") == 0
