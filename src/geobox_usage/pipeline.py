@@ -143,7 +143,7 @@ class PipelineContext:
     events: EventBus
     session: SessionProvider = field(repr=False)
     hook: pluggy.HookRelay = field(repr=False)
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 class Pipeline:

@@ -146,3 +146,15 @@ def test_keys_differ_by_identity_method_url_and_query() -> None:
     assert cache_key(**{**base, "method": "HEAD"}) != key  # type: ignore[arg-type]
     assert cache_key(**{**base, "url": "http://other/v1/usage/api"}) != key  # type: ignore[arg-type]
     assert cache_key(**{**base, "params": (("limit", "1"),)}) != key  # type: ignore[arg-type]
+
+
+def test_an_api_key_given_as_eid_is_keyed_by_digest_never_by_value() -> None:
+    def key(eid: str) -> str:
+        params = (("eid", eid), ("scale", "day"), ("param", "calls"))
+        return cache_key(identity="id", method="GET", url="https://h/v1/usage/api", params=params)
+
+    first, second = key("gbx_secret_one"), key("gbx_secret_two")
+    assert first != second
+    assert "gbx_secret" not in first + second
+    assert "eid=***" in first
+    assert key("7") == "id GET https://h/v1/usage/api?eid=7&param=calls&scale=day"

@@ -17,11 +17,13 @@ Nothing here reads a clock: every function takes ``now``, so tests drive time fr
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import urlencode
 
+from geobox_usage._redact import redact_pairs
 from geobox_usage._spec import RequestSpec
 from geobox_usage.errors import (
     CircuitOpenError,
@@ -226,8 +228,15 @@ def cache_key(*, identity: str, method: str, url: str, params: Iterable[tuple[st
     """The key of a call: credential identity, method, absolute URL and sorted query.
 
     The URL holds the base URL and the path, so two servers never share an entry;
-    ``apikey`` is left out of the query (the identity names the credential, and a key
-    must never be stored as part of a cache key).
+    ``apikey`` is left out of the query (the identity names the credential), and an API
+    key given as ``eid`` is replaced by a digest: a key never holds a secret.
     """
-    query = urlencode(sorted(p for p in params if p[0] not in KEY_EXCLUDED_PARAMS))
+    pairs = sorted(p for p in params if p[0] not in KEY_EXCLUDED_PARAMS)
+    shown = redact_pairs(pairs)
+    query = urlencode(shown, safe=":*")
+    if list(shown) != pairs:
+        # A secret value (an API key given as ``eid``) is shown as ``***`` and told
+        # apart from other secrets by a digest, so the key stays unique but never
+        # holds the secret itself.
+        query += "&digest=" + hashlib.sha256(urlencode(pairs).encode()).hexdigest()[:32]
     return f"{identity} {method} {url}?{query}"
