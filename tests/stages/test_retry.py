@@ -69,14 +69,15 @@ async def test_retry_after_past_the_deadline_fails_at_once(sim: SimulatedGeobox)
 
 
 async def test_deadline_bounds_the_whole_call(sim: SimulatedGeobox) -> None:
-    sim.faults = FaultPlan().random("usage/summary", 1.0, [Fault.delay(0.3)])
+    sim.faults = FaultPlan().random("usage/summary", 1.0, [Fault.delay(5.0)])
     retry = RetryConfig(attempts=10, backoff_base=0.001, backoff_max=0.001, deadline=0.25)
     client, rec = client_for(sim, retry=retry, timeout=TimeoutConfig(connect=1, read=5))
     started = time.monotonic()
     async with client:
         with pytest.raises(GeoboxTimeoutError) as caught:
             await client.get_usage_summary()
-    assert time.monotonic() - started < 0.29  # the deadline cut the 0.3 s answer short
+    # the 0.25 s deadline cut the 5 s answer short (the bound is loose for slow machines)
+    assert time.monotonic() - started < 2.5
     assert "deadline" in str(caught.value)
     assert sim.count("GET", "usage/summary") == 1
     assert rec.named("geobox.attempt")[-1]["give_up_reason"] == "deadline"
