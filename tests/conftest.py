@@ -7,11 +7,17 @@ from typing import Any
 
 import pytest
 import structlog
+from hypothesis import settings
 
 from geobox_usage import AsyncGeoboxClient
 from geobox_usage.testing import DEMO_ACCESS_TOKEN, FaultPlan, SimulatedGeobox
 
 ClientFactory = Callable[..., AsyncGeoboxClient]
+
+# Property tests run the same examples on every run (the suite is deterministic) and are
+# never failed for being slow on a loaded machine (timing is not what they test).
+settings.register_profile("geobox", deadline=None, derandomize=True, database=None)
+settings.load_profile("geobox")
 
 
 @pytest.fixture(autouse=True)
