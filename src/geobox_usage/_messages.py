@@ -64,12 +64,40 @@ class Request:
         """Return a copy with header ``name`` set to ``value`` (replacing any)."""
         lowered = name.lower()
         kept = tuple((k, v) for k, v in self.headers if k.lower() != lowered)
-        return replace(self, headers=(*kept, (name, value)))
+        return self._evolve(headers=(*kept, (name, value)))
 
     def with_param(self, name: str, value: str) -> Request:
         """Return a copy with query parameter ``name`` set to ``value`` (replacing any)."""
         kept = tuple((k, v) for k, v in self.params if k != name)
-        return replace(self, params=(*kept, (name, value)))
+        return self._evolve(params=(*kept, (name, value)))
+
+    def for_attempt(self, attempt: int, deadline: float | None = None) -> Request:
+        """Return a copy numbered ``attempt`` (for retries), bounded by ``deadline`` when
+        one is given, else by the current deadline."""
+        return self._evolve(attempt=attempt, deadline=deadline)
+
+    def _evolve(
+        self,
+        *,
+        params: Pairs | None = None,
+        headers: Pairs | None = None,
+        attempt: int | None = None,
+        deadline: float | None = None,
+    ) -> Request:
+        # ``dataclasses.replace`` inspects the fields on every call; these copies run
+        # several times per request, so they call the constructor directly.
+        return Request(
+            self.spec,
+            self.url,
+            self.params if params is None else params,
+            self.headers if headers is None else headers,
+            self.body,
+            self.request_id,
+            self.identity,
+            self.target,
+            self.attempt if attempt is None else attempt,
+            self.deadline if deadline is None else deadline,
+        )
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (case-insensitive), or ``None``."""

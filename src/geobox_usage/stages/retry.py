@@ -102,7 +102,7 @@ class RetryStage:
         if request.deadline is not None and request.deadline < deadline:
             deadline = request.deadline
         self._budget.record_request(now)
-        first = replace(request, attempt=1, deadline=deadline)
+        first = request.for_attempt(1, deadline)
         retrying: _RetryingCall | None = None
         started = time.perf_counter()
         try:
@@ -158,7 +158,7 @@ class RetryStage:
 
     def _emit_deadline(self, first: Request, attempts: int, started: float) -> None:
         if self._events.listeners:
-            request = replace(first, attempt=attempts)
+            request = first.for_attempt(attempts)
             error = GeoboxTimeoutError("deadline", operation=first.operation)
             self._emit(request, None, started, error, GiveUp(DEADLINE))
 
@@ -222,7 +222,7 @@ class _RetryingCall:
             self._pending = None
             raise pending
         self.attempt += 1
-        self._request = request = replace(self._request, attempt=self.attempt)
+        self._request = request = self._request.for_attempt(self.attempt)
         self._started = time.perf_counter()
         response = await self._call_next(request)
         return replace(response, attempts=self.attempt)
