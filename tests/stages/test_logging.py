@@ -218,3 +218,36 @@ async def test_demo_logging_prints_readable_console_lines(make_client: ClientFac
     assert "geobox.call" in text and "operation=update_usage" in text
     assert "geobox.audit" in text
     assert not text.lstrip().startswith("{")
+
+
+def test_an_unconfigured_application_gets_no_stray_output() -> None:
+    """A failed call in a program that configured no logging prints nothing on stderr."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import asyncio
+        from geobox_usage import AsyncGeoboxClient, ServerError
+        from geobox_usage.testing import DEMO_ACCESS_TOKEN, Fault, FaultPlan, SimulatedGeobox
+
+        async def main():
+            plan = FaultPlan().sequence("usage/summary", Fault.status(500))
+            async with SimulatedGeobox(faults=plan) as sim:
+                async with AsyncGeoboxClient(
+                    sim.base_url, access_token=DEMO_ACCESS_TOKEN, retry=None
+                ) as client:
+                    try:
+                        await client.get_usage_summary()
+                    except ServerError:
+                        print("failed as expected")
+
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "failed as expected"
+    assert result.stderr == ""

@@ -46,6 +46,10 @@ _METHOD = {
 }
 
 _stdlib = logging.getLogger(LOGGER_NAME)
+# Python's advice for libraries: a NullHandler only, so that an application that has not
+# configured logging gets no stray output on stderr (logging.lastResort); one that has
+# configured it receives every record through its own handlers as usual.
+_stdlib.addHandler(logging.NullHandler())
 _stdlib_audit = logging.getLogger(AUDIT_LOGGER_NAME)
 if _stdlib_audit.level == logging.NOTSET:
     _stdlib_audit.setLevel(logging.INFO)
