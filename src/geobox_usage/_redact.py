@@ -7,7 +7,7 @@ by the other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from urllib.parse import urlencode
 
 __all__ = [
@@ -15,7 +15,6 @@ __all__ = [
     "SENSITIVE_KEYS",
     "is_sensitive",
     "redact_headers",
-    "redact_mapping",
     "redact_pairs",
     "redacted_url",
 ]
@@ -62,11 +61,6 @@ def redact_pairs(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...
 def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Return headers as a dict, the values of sensitive ones replaced by ``***``."""
     return dict(redact_pairs(headers))
-
-
-def redact_mapping(values: Mapping[str, object]) -> dict[str, object]:
-    """Return a shallow copy of ``values`` with sensitive keys' values redacted."""
-    return {k: (REDACTED if is_sensitive(k) else v) for k, v in values.items()}
 
 
 def redacted_url(url: str, params: Iterable[tuple[str, str]] = ()) -> str:
