@@ -108,6 +108,13 @@ class Request:
         return None
 
     @property
+    def path(self) -> str:
+        """The URL's path (``https://host/v1/usage/api`` → ``/v1/usage/api``), for logs."""
+        scheme_end = self.url.find("://")
+        slash = self.url.find("/", scheme_end + 3 if scheme_end >= 0 else 0)
+        return self.url[slash:] if slash >= 0 else "/"
+
+    @property
     def display_url(self) -> str:
         """The URL with its query string, secrets redacted: safe to log or show."""
         return redacted_url(self.url, self.params)

@@ -24,19 +24,24 @@ def _require(condition: bool, owner: str, message: str) -> None:
         raise ValueError(f"{owner}: {message}")
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _number(value: object) -> float | None:
+    """``value`` as a finite float, or ``None`` if it is not a finite number (or a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def _positive(owner: str, name: str, value: object) -> None:
-    _require(_is_number(value) and value > 0, owner, f"{name} must be a number > 0, got {value!r}")  # type: ignore[operator]
+    number = _number(value)
+    _require(
+        number is not None and number > 0, owner, f"{name} must be a number > 0, got {value!r}"
+    )
 
 
 def _non_negative(owner: str, name: str, value: object) -> None:
+    number = _number(value)
     _require(
-        _is_number(value) and value >= 0,  # type: ignore[operator]
-        owner,
-        f"{name} must be a number >= 0, got {value!r}",
+        number is not None and number >= 0, owner, f"{name} must be a number >= 0, got {value!r}"
     )
 
 
@@ -81,7 +86,7 @@ class RetryConfig:
         )
         _positive(owner, "deadline", self.deadline)
         _require(
-            _is_number(self.budget_ratio) and 0 <= self.budget_ratio <= 1,
+            _number(self.budget_ratio) is not None and 0 <= self.budget_ratio <= 1,
             owner,
             f"budget_ratio must be a number from 0 to 1, got {self.budget_ratio!r}",
         )

@@ -29,7 +29,7 @@ import asyncio
 import logging
 import time
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from geobox_usage._credentials import CredentialKind, Credentials
 from geobox_usage._messages import Request, Response
@@ -50,17 +50,13 @@ class LoggingStage:
     """Logs each call and audits each state-changing one; see the module docstring.
 
     Args:
-        base_url: the client's base URL; its origin is cut from URLs to log paths
-            (``/v1/usage/summary``, as the retry stage's attempt events show them).
         identity: the credential's non-secret fingerprint.
         kind: the kind of credential in use.
     """
 
-    __slots__ = ("_identity", "_key_id", "_kind", "_origin", "_user_id")
+    __slots__ = ("_identity", "_key_id", "_kind", "_user_id")
 
-    def __init__(self, base_url: str, identity: str, kind: CredentialKind) -> None:
-        parts = urlsplit(base_url)
-        self._origin = f"{parts.scheme}://{parts.netloc}"
+    def __init__(self, identity: str, kind: CredentialKind) -> None:
         self._identity = identity
         self._kind = kind
         self._user_id: int | None = None
@@ -118,14 +114,13 @@ class LoggingStage:
         level = _WARNING if error is not None else _INFO
         if not enabled(level):
             return
-        url = request.url
         emit(
             level,
             "geobox.call",
             {
                 "operation": request.operation,
                 "method": request.method,
-                "path": url[len(self._origin) :] if url.startswith(self._origin) else url,
+                "path": request.path,
                 "query": urlencode(redact_query(request.params), safe=":*"),
                 "target": request.target,
                 "status": status,
@@ -205,7 +200,7 @@ def log_pipeline_event(event: PipelineEvent) -> None:
 @hookimpl
 def geobox_usage_stage(context: PipelineContext) -> PipelineStage:
     """The built-in logging stage, outermost."""
-    stage = LoggingStage(context.base_url, context.identity, context.credentials.kind)
+    stage = LoggingStage(context.identity, context.credentials.kind)
     return PipelineStage(name="logging", slot=Slot.LOGGING, stage=stage)
 
 

@@ -116,15 +116,17 @@ class RetryStage:
             if not scope.expired():
                 raise  # not our deadline: someone else's timeout, left alone
             attempts = retrying.attempt if retrying is not None else 1
-            self._emit_deadline(first, attempts, started)
-            raise GeoboxTimeoutError(
+            error = GeoboxTimeoutError(
                 f"{request.operation}: {request.method} {request.display_url} did not "
                 f"complete within the call's deadline of {deadline - now:g}s",
                 request_sent=True,
                 operation=request.operation,
                 request_id=request.request_id,
                 attempts=attempts,
-            ) from exc
+            )
+            if self._events.listeners:
+                self._emit(first.for_attempt(attempts), None, started, error, GiveUp(DEADLINE))
+            raise error from exc
         if self._events.listeners:
             self._emit(first, response.status, started, None, None)
         return response
@@ -143,7 +145,7 @@ class RetryStage:
             "geobox.attempt",
             operation=request.operation,
             method=request.method,
-            path=_path(request.url),
+            path=request.path,
             request_id=request.request_id,
             attempt=request.attempt,
             status=status,
@@ -155,12 +157,6 @@ class RetryStage:
             will_retry=retry is not None,
             give_up_reason=decision.reason if isinstance(decision, GiveUp) else None,
         )
-
-    def _emit_deadline(self, first: Request, attempts: int, started: float) -> None:
-        if self._events.listeners:
-            request = first.for_attempt(attempts)
-            error = GeoboxTimeoutError("deadline", operation=first.operation)
-            self._emit(request, None, started, error, GiveUp(DEADLINE))
 
     def __repr__(self) -> str:
         return f"RetryStage({self._config!r}, budget={self._budget!r})"
@@ -267,13 +263,6 @@ class _RetryingCall:
     def _wait(self, state: RetryCallState) -> float:
         decision = self._decision
         return decision.wait if isinstance(decision, Retry) else 0.0
-
-
-def _path(url: str) -> str:
-    """The path of an absolute URL (``https://host/v1/usage/api`` → ``/v1/usage/api``)."""
-    scheme_end = url.find("://")
-    slash = url.find("/", scheme_end + 3 if scheme_end >= 0 else 0)
-    return url[slash:] if slash >= 0 else "/"
 
 
 @hookimpl
