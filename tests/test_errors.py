@@ -12,8 +12,10 @@ from geobox_usage import (
     AsyncGeoboxClient,
     AuthenticationError,
     AuthorizationError,
+    CircuitOpenError,
     GeoboxError,
     GeoboxTimeoutError,
+    HTTPStatusError,
     NotFoundError,
     RateLimitError,
     ResponseDecodeError,
@@ -48,8 +50,8 @@ STATUS_ERRORS = [
     (401, AuthenticationError),
     (403, AuthorizationError),
     (404, NotFoundError),
-    (409, ApiRequestError),
-    (418, ApiRequestError),
+    (409, HTTPStatusError),
+    (418, HTTPStatusError),
     (422, ValidationError),
     (429, RateLimitError),
     (500, ServerError),
@@ -66,7 +68,7 @@ async def test_every_error_status_raises_its_error(
     fault_plan: FaultPlan,
     client: AsyncGeoboxClient,
     status: int,
-    error_type: type[ApiRequestError],
+    error_type: type[HTTPStatusError],
     html: bool,
 ) -> None:
     fault_plan.sequence("usage/summary", Fault.status(status, html=html, detail="it went wrong"))
@@ -74,8 +76,9 @@ async def test_every_error_status_raises_its_error(
         await client.get_usage_summary()
     error = caught.value
     assert type(error) is error_type
-    assert isinstance(error, ApiRequestError) and isinstance(error, GeoboxError)
-    assert error.status == status
+    assert isinstance(error, HTTPStatusError) and isinstance(error, GeoboxError)
+    assert not isinstance(error, ApiRequestError)  # as in the official SDK: that means no answer
+    assert error.status == error.status_code == status
     assert error.method == "GET"
     assert error.url == f"{sim.api_url}usage/summary"
     assert error.operation == "get_usage_summary"
@@ -129,7 +132,9 @@ async def test_wrong_password_fails_at_once_without_a_loop(
     assert sim.count(path="usage/summary") == 0
 
 
-@pytest.mark.parametrize("fault", [Fault.truncate(), Fault.not_json()], ids=["truncated", "text"])
+@pytest.mark.parametrize(
+    "fault", [Fault.not_json(), Fault.not_json(html=True)], ids=["text", "html"]
+)
 async def test_a_body_that_is_not_json_raises_response_decode_error(
     fault_plan: FaultPlan, client: AsyncGeoboxClient, fault: Fault
 ) -> None:
@@ -138,16 +143,38 @@ async def test_a_body_that_is_not_json_raises_response_decode_error(
         await client.get_usage_summary()
     assert caught.value.status == 200
     assert caught.value.operation == "get_usage_summary"
-    assert "not what the operation expects" in str(caught.value)
+    assert "not valid JSON" in str(caught.value)
 
 
-async def test_json_of_the_wrong_shape_raises_response_decode_error(
+async def test_a_body_cut_short_by_the_connection_is_a_transport_fault(
     fault_plan: FaultPlan, client: AsyncGeoboxClient
 ) -> None:
-    # A 200 whose body is an object where the operation expects a number.
+    fault_plan.sequence("usage/summary", Fault.truncate())
+    with pytest.raises(TransportError) as caught:
+        await client.get_usage_summary()
+    assert caught.value.request_sent is True
+
+
+async def test_json_of_an_unexpected_shape_is_returned_not_refused(
+    sim: SimulatedGeobox, fault_plan: FaultPlan, make_client: ClientFactory
+) -> None:
+    # A 200 whose body is an object where the operation expects a number: the server
+    # sent valid JSON, so the caller gets it as sent, after one request (no retry).
+    client = make_client()
     fault_plan.sequence("usage/process", Fault.status(200, detail="fine"))
-    with pytest.raises(ResponseDecodeError, match="expected a JSON number"):
-        await client.get_process_usage(days_before_now=1)
+    assert await client.get_process_usage(days_before_now=1) == {"detail": "fine"}
+    assert sim.count("GET", "usage/process") == 1
+
+
+async def test_a_body_that_is_not_json_is_refused_and_not_retried(
+    sim: SimulatedGeobox, fault_plan: FaultPlan, make_client: ClientFactory
+) -> None:
+    client = make_client()
+    fault_plan.sequence("usage/summary", Fault.not_json(html=True))
+    with pytest.raises(ResponseDecodeError, match="not valid JSON") as caught:
+        await client.get_usage_summary()
+    assert caught.value.status_code == 200 and caught.value.attempts == 1
+    assert sim.count("GET", "usage/summary") == 1
 
 
 async def test_a_dropped_connection_may_have_reached_the_server(
@@ -260,3 +287,60 @@ def test_errors_survive_copy_and_pickle() -> None:
         assert str(clone) == str(original)
         assert (clone.status, clone.retry_after, clone.attempts) == (429, 2.0, 3)
         assert clone.headers is not None and clone.headers["Retry-After"] == "2"
+
+
+async def _route(client: AsyncGeoboxClient) -> str:
+    """Code written for the official SDK: network failures first, then a 404."""
+    try:
+        await client.get_user(OTHER_USER_ID + 1000)
+    except ApiRequestError:
+        return "no answer"
+    except NotFoundError:
+        return "not found"
+    return "found"
+
+
+async def test_official_handler_order_routes_a_404_and_a_refused_connection(
+    client: AsyncGeoboxClient, no_geobox_env: None
+) -> None:
+    assert await _route(client) == "not found"
+    async with SimulatedGeobox() as gone:
+        host = gone.base_url
+    async with AsyncGeoboxClient(
+        host, access_token="t", retry=None, circuit_breaker=None
+    ) as offline:
+        assert await _route(offline) == "no answer"
+
+
+@pytest.mark.parametrize(
+    ("error_type", "status"),
+    [
+        (ValidationError, 422),
+        (AuthenticationError, 401),
+        (AuthorizationError, 403),
+        (NotFoundError, 404),
+        (RateLimitError, 429),
+        (ServerError, 500),
+    ],
+)
+def test_status_errors_are_built_as_the_official_sdk_builds_them(
+    error_type: type[HTTPStatusError], status: int
+) -> None:
+    error = error_type("it went wrong")
+    assert (error.message, str(error), error.status_code) == ("it went wrong",) * 2 + (status,)
+    assert error_type.__mro__[1:3] == (HTTPStatusError, GeoboxError)
+    assert not isinstance(error, ApiRequestError)
+
+
+def test_api_request_error_takes_the_official_arguments() -> None:
+    official = ApiRequestError(503, "Request failed")
+    assert (official.status_code, official.message) == (503, "Request failed")
+    assert ApiRequestError("no answer").status_code is None
+    assert ApiRequestError().message == "API request failed"
+    for no_answer in (TransportError, GeoboxTimeoutError, CircuitOpenError):
+        assert issubclass(no_answer, ApiRequestError)
+        assert no_answer("x").status_code is None
+    assert not issubclass(ResponseDecodeError, ApiRequestError)
+    assert ResponseDecodeError("x", status=200).status_code == 200
+    with pytest.raises(TypeError, match=r"takes \(message\) or \(status_code, message\)"):
+        ApiRequestError(1, 2, 3)

@@ -8,6 +8,7 @@ answer is decoded) so that stages can decide without knowing which operation run
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -16,9 +17,8 @@ __all__ = [
     "CachePolicy",
     "DecodeProblem",
     "RequestSpec",
-    "decode_number",
+    "decode_json",
     "decode_object",
-    "decode_object_list",
 ]
 
 T = TypeVar("T")
@@ -80,35 +80,42 @@ class RequestSpec(Generic[T]):
             raise ValueError(f"spec {self.name!r}: path must be relative, got {self.path!r}")
 
 
-def _load(body: bytes) -> Any:
+def _refuse_constant(name: str) -> Any:
+    raise DecodeProblem(f"body holds {name}, which is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise DecodeProblem(f"body holds a number too large for a float ({text[:20]}...)")
+    return value
+
+
+def decode_json(body: bytes) -> Any:
+    """Decode any JSON value and hand it back as the server sent it.
+
+    Refuses, as :class:`DecodeProblem`, what is not JSON or cannot be read safely:
+    invalid UTF-8 or syntax, ``NaN`` and ``Infinity`` (not JSON, though Python's
+    parser accepts them), numbers beyond a float or Python's integer digit limit, and
+    nesting deeper than the parser's recursion allows.
+    """
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DecodeProblem(f"body is not valid JSON ({exc})") from None
+        return json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except DecodeProblem:
+        raise
+    except RecursionError:
+        raise DecodeProblem("body is JSON nested too deeply to read") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, int digit limit
+        raise DecodeProblem(f"body is not valid JSON ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 def decode_object(body: bytes) -> dict[str, Any]:
-    """Decode a JSON object."""
-    value = _load(body)
+    """Decode a JSON object (for answers the client must read a field of)."""
+    value = decode_json(body)
     if not isinstance(value, dict):
         raise DecodeProblem(f"expected a JSON object, got {type(value).__name__}")
     return value
-
-
-def decode_object_list(body: bytes) -> list[dict[str, Any]]:
-    """Decode a JSON array whose items are all objects."""
-    value = _load(body)
-    if not isinstance(value, list):
-        raise DecodeProblem(f"expected a JSON array, got {type(value).__name__}")
-    for index, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise DecodeProblem(f"expected objects in the array, item {index} is {item!r}")
-    return value
-
-
-def decode_number(body: bytes) -> float:
-    """Decode a JSON number (not a boolean) as a float."""
-    value = _load(body)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DecodeProblem(f"expected a JSON number, got {value!r}")
-    return float(value)

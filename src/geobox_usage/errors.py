@@ -26,6 +26,7 @@ __all__ = [
     "CircuitOpenError",
     "GeoboxError",
     "GeoboxTimeoutError",
+    "HTTPStatusError",
     "NotFoundError",
     "RateLimitError",
     "ResponseDecodeError",
@@ -43,15 +44,22 @@ BODY_EXCERPT_BYTES = 1024
 class GeoboxError(Exception):
     """The base of every error this library raises for a failed call.
 
+    Built as the official SDK's errors are, with the message first and positional
+    (``GeoboxError("text")``), so code that raises or catches them keeps working.
+
     Attributes:
+        message: what failed, on which operation, and what to do.
+        status_code: the HTTP status of the answer, or ``None`` when there was none.
         operation: the operation's name (``"get_usage_summary"``), when known.
         request_id: the call's ``X-Request-ID``.
         attempts: how many attempts were made before giving up.
     """
 
+    status_code: int | None = None
+
     def __init__(
         self,
-        message: str,
+        message: str = "Geobox request failed",
         *,
         operation: str | None = None,
         request_id: str | None = None,
@@ -109,11 +117,16 @@ def copy_for_caller(error: E) -> E:
     return clone
 
 
-class ApiRequestError(GeoboxError):
-    """The server answered with an error status (the base of the per-status errors).
+class HTTPStatusError(GeoboxError):
+    """The server answered with an error status: the base of the per-status errors.
+
+    As in the official SDK, the per-status errors sit beside :class:`ApiRequestError`,
+    not under it: ``except ApiRequestError`` catches calls that got no answer, never a
+    404. Each may be raised by hand with a message only (``NotFoundError("no user")``);
+    the status then defaults to the class's own.
 
     Attributes:
-        status: the HTTP status code.
+        status: the HTTP status code (also ``status_code``).
         method: the request's HTTP method.
         url: the request URL with its query string, credentials redacted.
         detail: the parsed FastAPI ``detail`` (a string or a list of problems), if any.
@@ -122,12 +135,15 @@ class ApiRequestError(GeoboxError):
         headers: the answer's headers.
     """
 
+    default_status: int = 400
+
     def __init__(
         self,
+        message: str | None = None,
         *,
-        status: int,
-        method: str,
-        url: str,
+        status: int | None = None,
+        method: str = "",
+        url: str = "",
         detail: Any = None,
         body: str = "",
         retry_after: float | None = None,
@@ -136,46 +152,91 @@ class ApiRequestError(GeoboxError):
         request_id: str | None = None,
         attempts: int = 1,
     ) -> None:
-        self.status = status
+        self.status = self.default_status if status is None else status
+        self.status_code = self.status
         self.method = method
         self.url = url
         self.detail = detail
         self.body = body
         self.retry_after = retry_after
         self.headers = headers
+        if message is None:
+            message = _http_message(operation, method, url, self.status, detail, retry_after)
+        super().__init__(message, operation=operation, request_id=request_id, attempts=attempts)
+
+
+class ValidationError(HTTPStatusError):
+    """400 or 422: the server rejected the parameters."""
+
+    default_status = 422
+
+
+class AuthenticationError(HTTPStatusError):
+    """401: credentials missing, wrong or expired."""
+
+    default_status = 401
+
+
+class AuthorizationError(HTTPStatusError):
+    """403: the credential may not do this (another user's usage, for one)."""
+
+    default_status = 403
+
+
+class NotFoundError(HTTPStatusError):
+    """404: no such user or API key."""
+
+    default_status = 404
+
+
+class RateLimitError(HTTPStatusError):
+    """429: too many requests; ``retry_after`` says how long the server asked to wait."""
+
+    default_status = 429
+
+
+class ServerError(HTTPStatusError):
+    """5xx: a fault on the server or a gateway in front of it."""
+
+    default_status = 500
+
+
+class ApiRequestError(GeoboxError):
+    """The call got no answer: the connection failed, timed out, or was never tried.
+
+    The official SDK raises it for a failed connection, built as
+    ``ApiRequestError(status_code, message)``; both that form and a message alone
+    (``ApiRequestError("text")``) work here. Its subclasses say more:
+    :class:`TransportError`, :class:`GeoboxTimeoutError`, :class:`CircuitOpenError`.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        operation: str | None = None,
+        request_id: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        if len(args) == 2:
+            status, message = args
+            self.status_code = status if isinstance(status, int) else None
+        elif len(args) == 1 and isinstance(args[0], int) and not isinstance(args[0], bool):
+            self.status_code, message = args[0], "API request failed"
+        elif len(args) == 1:
+            (message,) = args
+        elif not args:
+            message = "API request failed"
+        else:
+            raise TypeError(
+                "ApiRequestError takes (message) or (status_code, message), "
+                f"got {len(args)} positional arguments"
+            )
         super().__init__(
-            _http_message(operation, method, url, status, detail, retry_after),
-            operation=operation,
-            request_id=request_id,
-            attempts=attempts,
+            str(message), operation=operation, request_id=request_id, attempts=attempts
         )
 
 
-class ValidationError(ApiRequestError):
-    """400 or 422: the server rejected the parameters."""
-
-
-class AuthenticationError(ApiRequestError):
-    """401: credentials missing, wrong or expired."""
-
-
-class AuthorizationError(ApiRequestError):
-    """403: the credential may not do this (another user's usage, for one)."""
-
-
-class NotFoundError(ApiRequestError):
-    """404: no such user or API key."""
-
-
-class RateLimitError(ApiRequestError):
-    """429: too many requests; ``retry_after`` says how long the server asked to wait."""
-
-
-class ServerError(ApiRequestError):
-    """5xx: a fault on the server or a gateway in front of it."""
-
-
-class TransportError(GeoboxError):
+class TransportError(ApiRequestError):
     """The request could not be completed at the connection level.
 
     Attributes:
@@ -185,28 +246,7 @@ class TransportError(GeoboxError):
 
     def __init__(
         self,
-        message: str,
-        *,
-        request_sent: bool,
-        operation: str | None = None,
-        request_id: str | None = None,
-        attempts: int = 1,
-    ) -> None:
-        self.request_sent = request_sent
-        super().__init__(message, operation=operation, request_id=request_id, attempts=attempts)
-
-
-class GeoboxTimeoutError(GeoboxError):
-    """An attempt or the whole call ran out of time.
-
-    Attributes:
-        request_sent: whether the request may have reached the server (``False`` for a
-            connect timeout, ``True`` for a read timeout or a spent deadline).
-    """
-
-    def __init__(
-        self,
-        message: str,
+        message: str = "the connection failed",
         *,
         request_sent: bool = True,
         operation: str | None = None,
@@ -217,30 +257,28 @@ class GeoboxTimeoutError(GeoboxError):
         super().__init__(message, operation=operation, request_id=request_id, attempts=attempts)
 
 
-class ResponseDecodeError(GeoboxError):
-    """A 2xx answer whose body is not the JSON the operation expects.
+class GeoboxTimeoutError(ApiRequestError):
+    """An attempt or the whole call ran out of time.
 
     Attributes:
-        status: the HTTP status of the answer.
-        body: the first KiB of the body, as text.
+        request_sent: whether the request may have reached the server (``False`` for a
+            connect timeout, ``True`` for a read timeout or a spent deadline).
     """
 
     def __init__(
         self,
-        message: str,
+        message: str = "the call timed out",
         *,
-        status: int,
-        body: str,
+        request_sent: bool = True,
         operation: str | None = None,
         request_id: str | None = None,
         attempts: int = 1,
     ) -> None:
-        self.status = status
-        self.body = body
+        self.request_sent = request_sent
         super().__init__(message, operation=operation, request_id=request_id, attempts=attempts)
 
 
-class CircuitOpenError(GeoboxError):
+class CircuitOpenError(ApiRequestError):
     """The circuit breaker for the host is open: the call failed fast, nothing was sent.
 
     Attributes:
@@ -250,10 +288,10 @@ class CircuitOpenError(GeoboxError):
 
     def __init__(
         self,
-        message: str,
+        message: str = "the circuit is open",
         *,
-        host: str,
-        retry_in: float,
+        host: str = "",
+        retry_in: float = 0.0,
         operation: str | None = None,
         request_id: str | None = None,
     ) -> None:
@@ -262,7 +300,33 @@ class CircuitOpenError(GeoboxError):
         super().__init__(message, operation=operation, request_id=request_id)
 
 
-_STATUS_CLASSES: dict[int, type[ApiRequestError]] = {
+class ResponseDecodeError(GeoboxError):
+    """A 2xx answer whose body cannot be read as JSON (or as the object an operation
+    needs to build its result, such as a user's ``id``). Never retried: the server
+    answered, and asking again gets the same body.
+
+    Attributes:
+        status: the HTTP status of the answer (also ``status_code``).
+        body: the first KiB of the body, as text.
+    """
+
+    def __init__(
+        self,
+        message: str = "the answer could not be read",
+        *,
+        status: int = 200,
+        body: str = "",
+        operation: str | None = None,
+        request_id: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.status = status
+        self.status_code = status
+        self.body = body
+        super().__init__(message, operation=operation, request_id=request_id, attempts=attempts)
+
+
+_STATUS_CLASSES: dict[int, type[HTTPStatusError]] = {
     400: ValidationError,
     401: AuthenticationError,
     403: AuthorizationError,
@@ -272,11 +336,11 @@ _STATUS_CLASSES: dict[int, type[ApiRequestError]] = {
 }
 
 
-def error_class_for(status: int) -> type[ApiRequestError]:
+def error_class_for(status: int) -> type[HTTPStatusError]:
     """The error class that a non-2xx ``status`` raises."""
     if status >= 500:
         return ServerError
-    return _STATUS_CLASSES.get(status, ApiRequestError)
+    return _STATUS_CLASSES.get(status, HTTPStatusError)
 
 
 def error_for_status(
@@ -286,7 +350,7 @@ def error_for_status(
     body: bytes,
     *,
     now: float,
-) -> ApiRequestError:
+) -> HTTPStatusError:
     """Build the error for a non-2xx answer to ``request``.
 
     Args:
@@ -298,6 +362,7 @@ def error_for_status(
             ``Retry-After`` values.
     """
     return error_class_for(status)(
+        None,
         status=status,
         method=request.method,
         url=request.display_url,

@@ -8,9 +8,8 @@ from geobox_usage._spec import (
     CachePolicy,
     DecodeProblem,
     RequestSpec,
-    decode_number,
+    decode_json,
     decode_object,
-    decode_object_list,
 )
 
 __all__ = [
@@ -63,27 +62,28 @@ APIKEY: RequestSpec[dict[str, Any]] = RequestSpec(
 )  # fmt: skip
 """``GET apikeys/{id}/?f=json``: an API key by id."""
 
-API_USAGE: RequestSpec[list[dict[str, Any]]] = RequestSpec(
+API_USAGE: RequestSpec[list[Any]] = RequestSpec(
     name="get_api_usage", method="GET", path="usage/api", idempotent=True,
-    decode=decode_object_list, cache=_CACHEABLE,
+    decode=decode_json, cache=_CACHEABLE,
 )  # fmt: skip
-"""``GET usage/api``: calls or traffic over time, a list of points."""
+"""``GET usage/api``: calls or traffic over time, a list of ``[time, value]`` pairs.
+Whatever JSON the server sends is returned unchanged."""
 
 PROCESS_USAGE: RequestSpec[float] = RequestSpec(
     name="get_process_usage", method="GET", path="usage/process", idempotent=True,
-    decode=decode_number, cache=_CACHEABLE,
+    decode=decode_json, cache=_CACHEABLE,
 )  # fmt: skip
-"""``GET usage/process``: seconds of processing, a number."""
+"""``GET usage/process``: seconds of processing, a bare JSON number, returned unchanged."""
 
 USAGE_SUMMARY: RequestSpec[dict[str, Any]] = RequestSpec(
     name="get_usage_summary", method="GET", path="usage/summary", idempotent=True,
-    decode=decode_object, cache=_CACHEABLE,
+    decode=decode_json, cache=_CACHEABLE,
 )  # fmt: skip
-"""``GET usage/summary``: usage against limits, an object."""
+"""``GET usage/summary``: usage against limits, one flat object, returned unchanged."""
 
 UPDATE_USAGE: RequestSpec[dict[str, Any]] = RequestSpec(
     name="update_usage", method="POST", path="usage/update", idempotent=False,
-    decode=decode_object,
+    decode=decode_json,
     cache=CachePolicy.no_store(
         invalidates=frozenset({API_USAGE.name, PROCESS_USAGE.name, USAGE_SUMMARY.name})
     ),

@@ -45,7 +45,7 @@ REFUSED = TransportError("refused", request_sent=False)
 DROPPED = TransportError("dropped", request_sent=True)
 CONNECT_TIMEOUT = GeoboxTimeoutError("connect", request_sent=False)
 READ_TIMEOUT = GeoboxTimeoutError("read", request_sent=True)
-TRUNCATED = ResponseDecodeError("bad", status=200, body="{")
+NOT_JSON = ResponseDecodeError("bad", status=200, body="<html>")
 
 # (error, retried for GET, retried for update_usage)
 TABLE: list[tuple[BaseException, bool, bool]] = [
@@ -53,7 +53,7 @@ TABLE: list[tuple[BaseException, bool, bool]] = [
     (CONNECT_TIMEOUT, True, True),
     (DROPPED, True, False),
     (READ_TIMEOUT, True, False),
-    (TRUNCATED, True, False),
+    (NOT_JSON, False, False),  # the server answered: asking again gets the same body
     (http(RateLimitError, 429), True, True),
     (http(RateLimitError, 429, 0.5), True, True),
     (http(ServerError, 503, 0.5), True, True),

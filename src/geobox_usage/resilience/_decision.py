@@ -28,10 +28,10 @@ from typing import Any, Final
 from geobox_usage._spec import RequestSpec
 from geobox_usage.config import RetryConfig
 from geobox_usage.errors import (
-    ApiRequestError,
     CircuitOpenError,
     GeoboxError,
     GeoboxTimeoutError,
+    HTTPStatusError,
     RateLimitError,
     ResponseDecodeError,
     ServerError,
@@ -121,8 +121,10 @@ def refusal(spec: RequestSpec[Any], error: BaseException) -> str | None:
         return CIRCUIT_OPEN
     # A token fetch is itself idempotent, and it failing means the call was not sent.
     safe = spec.idempotent or _not_sent(error)
-    if isinstance(error, TransportError | GeoboxTimeoutError | ResponseDecodeError):
+    if isinstance(error, TransportError | GeoboxTimeoutError):
         return None if safe else NOT_IDEMPOTENT
+    if isinstance(error, ResponseDecodeError):
+        return NOT_RETRYABLE  # the server answered; asking again gets the same body
     if isinstance(error, RateLimitError):
         return None  # refused before any work
     if isinstance(error, ServerError):
@@ -164,7 +166,7 @@ def decide(
         return GiveUp(reason)
     if attempt >= config.attempts:
         return GiveUp(ATTEMPTS_EXHAUSTED)
-    retry_after = error.retry_after if isinstance(error, ApiRequestError) else None
+    retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
     if retry_after is not None:
         wait, why = retry_after, WAIT_RETRY_AFTER
     else:

@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 
 from geobox_usage._credentials import CredentialKind, Credentials
 from geobox_usage._messages import Request, Response
-from geobox_usage.errors import ApiRequestError, ResponseDecodeError
+from geobox_usage.errors import HTTPStatusError, ResponseDecodeError
 from geobox_usage.events import EventListener, PipelineEvent
 from geobox_usage.hookspecs import hookimpl
 from geobox_usage.logs._emit import emit, emit_audit, enabled
@@ -157,7 +157,7 @@ class LoggingStage:
 def _status(response: Response | None, error: Exception | None) -> int | None:
     if response is not None:
         return response.status
-    if isinstance(error, ApiRequestError | ResponseDecodeError):
+    if isinstance(error, HTTPStatusError | ResponseDecodeError):
         return error.status
     return None
 

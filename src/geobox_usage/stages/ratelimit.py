@@ -29,7 +29,7 @@ from aiolimiter import AsyncLimiter
 from geobox_usage._clock import Clock
 from geobox_usage._messages import Request, Response
 from geobox_usage.config import RateLimitConfig
-from geobox_usage.errors import ApiRequestError, RateLimitError
+from geobox_usage.errors import HTTPStatusError, RateLimitError
 from geobox_usage.events import EventBus
 from geobox_usage.hookspecs import hookimpl
 from geobox_usage.pipeline import Handler, PipelineContext, PipelineStage, Slot
@@ -106,7 +106,7 @@ class RateLimitStage:
                 self._meter.tick(self._clock.monotonic())
             try:
                 response = await call_next(request)
-            except ApiRequestError as exc:
+            except HTTPStatusError as exc:
                 self._observe(exc.headers)
                 if isinstance(exc, RateLimitError) and aimd is not None:
                     self._throttled(epoch)

@@ -64,12 +64,15 @@ class Answer:
         body: the body, already encoded.
         content_type: the ``Content-Type``.
         headers: other headers of the answer.
+        declared_length: a ``Content-Length`` larger than ``body``: the server sends
+            ``body`` and then closes the connection, cutting the answer short.
     """
 
     status: int
     body: bytes
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    declared_length: int | None = None
 
 
 def json_answer(status: int, value: object, headers: Mapping[str, str] | None = None) -> Answer:
@@ -105,7 +108,8 @@ async def damage(fault: Fault, answer: Answer) -> Answer | None:
     if fault.kind is FaultKind.DROP:
         return None
     if fault.kind is FaultKind.TRUNCATE:
-        return Answer(200, _truncate_json(answer.body), headers=answer.headers)
+        cut = _truncate_json(answer.body)
+        return Answer(200, cut, headers=answer.headers, declared_length=len(answer.body))
     if fault.kind is FaultKind.NOT_JSON:
         if fault.html:
             return Answer(200, _html_page(200), "text/html")

@@ -121,10 +121,12 @@ class Fault:
 
     @classmethod
     def truncate(cls) -> Fault:
-        """Send a ``200`` ``application/json`` answer whose body is cut about in half.
+        """Cut a ``200`` ``application/json`` answer short: about half the body, then
+        the connection closes.
 
-        The ``Content-Length`` is correct for the cut body, so the client reads it
-        whole and finds invalid JSON (not a transport-level payload error).
+        The ``Content-Length`` announces the whole body, so the client sees a payload
+        error at the transport level (the server did the work; the answer was lost),
+        not a complete body that is not JSON (that is :meth:`not_json`).
         """
         return cls(FaultKind.TRUNCATE)
 

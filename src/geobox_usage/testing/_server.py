@@ -483,6 +483,8 @@ class SimulatedGeobox:
             return web.Response()
         headers = {**answer.headers, **rate_headers, "X-Request-ID": request_id}
         headers["Content-Type"] = answer.content_type
+        if answer.declared_length is not None:
+            return await _send_cut_short(request, answer, headers)
         return web.Response(status=answer.status, body=answer.body, headers=headers)
 
     def _add_extra_headers(
@@ -689,3 +691,16 @@ def _resolve(method: str, path: str) -> tuple[_Handler, Mapping[str, str]]:
     if allowed:
         raise HTTPError(405, "Method Not Allowed", {"Allow": ", ".join(sorted(set(allowed)))})
     raise HTTPError(404, "Not Found")
+
+
+async def _send_cut_short(
+    request: web.Request, answer: Answer, headers: Mapping[str, str]
+) -> web.StreamResponse:
+    """Announce ``answer.declared_length`` bytes, send fewer, and close the connection."""
+    response = web.StreamResponse(status=answer.status, headers=headers)
+    response.content_length = answer.declared_length
+    await response.prepare(request)
+    await response.write(answer.body)
+    if request.transport is not None:
+        request.transport.close()
+    return response
