@@ -9,8 +9,14 @@ from types import ModuleType
 
 import pytest
 
-from geobox_usage import AuthenticationError
-from geobox_usage.testing import ADMIN_ACCESS_TOKEN, DEMO_ACCESS_TOKEN, SimulatedGeobox
+from geobox_usage import AuthenticationError, ServerError, UsageParam, UsageScale
+from geobox_usage.testing import (
+    ADMIN_ACCESS_TOKEN,
+    DEMO_ACCESS_TOKEN,
+    Fault,
+    FaultPlan,
+    SimulatedGeobox,
+)
 
 from .conftest import ClientFactory
 
@@ -67,3 +73,51 @@ async def test_custom_cache_plugin_serves_copies_and_keeps_credentials_apart(
     await demo.update_usage()
     await demo.update_usage()
     assert sim.updates_performed == 2  # never cached: not storable
+
+
+async def test_custom_cache_plugin_serves_fresh_answers_after_an_update(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    example = load_example("custom_cache")
+    client = make_client(plugins=[example.TtlCachePlugin(ttl=60)])
+    user = await client.get_user()
+    await client.get_usage_summary()
+    await client.get_process_usage(days_before_now=3)
+    await client.get_api_usage(user, UsageScale.Day, UsageParam.Calls, days_before_now=3)
+    await client.update_usage()
+    await client.get_usage_summary()
+    await client.get_process_usage(days_before_now=3)
+    await client.get_api_usage(user, UsageScale.Day, UsageParam.Calls, days_before_now=3)
+    await client.get_user()
+    assert sim.count(path="usage/summary") == 2
+    assert sim.count(path="usage/process") == 2
+    assert sim.count(path="usage/api") == 2
+    assert sim.count(path="users/me/") == 1  # the update does not make a user stale
+
+
+async def test_custom_cache_plugin_invalidates_even_when_the_update_fails(
+    sim: SimulatedGeobox, fault_plan: FaultPlan, make_client: ClientFactory
+) -> None:
+    example = load_example("custom_cache")
+    fault_plan.sequence("POST usage/update", Fault.status(500))
+    client = make_client(plugins=[example.TtlCachePlugin(ttl=60)], retry=None)
+    await client.get_usage_summary()
+    with pytest.raises(ServerError):
+        await client.update_usage()
+    assert sim.updates_performed == 1  # the update reached the server; its answer was lost
+    await client.get_usage_summary()
+    assert sim.count(path="usage/summary") == 2
+
+
+async def test_custom_cache_plugin_keeps_at_most_max_entries(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    example = load_example("custom_cache")
+    client = make_client(plugins=[example.TtlCachePlugin(ttl=60, max_entries=2)])
+    for days in (1, 2, 3, 1):
+        await client.get_process_usage(days_before_now=days)
+    assert sim.count(path="usage/process") == 4  # days=1 was evicted by days=3
+    await client.get_process_usage(days_before_now=3)  # still held: the most recent two
+    assert sim.count(path="usage/process") == 4
+    [stage] = [s.stage for s in client.pipeline.stages if s.name == "ttl-cache"]
+    assert len(stage.entries) == 2
