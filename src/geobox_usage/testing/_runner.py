@@ -8,6 +8,7 @@ point around the simulator, not part of it: it only builds one and keeps it runn
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from ._faults import FaultPlan
@@ -25,6 +26,7 @@ async def serve_forever(
     rate_limit: tuple[int, float] | None = None,
     token_ttl: float = 3600,
     on_ready: Callable[[SimulatedGeobox], Awaitable[None] | None] | None = None,
+    access_log: logging.Logger | None = None,
 ) -> None:
     """Serve a simulator with the default accounts until cancelled.
 
@@ -41,9 +43,10 @@ async def serve_forever(
         rate_limit: ``(limit, window_seconds)`` to enable the server-side rate limit.
         token_ttl: seconds an issued token stays valid.
         on_ready: called (and awaited, if it returns an awaitable) once listening.
+        access_log: a logger that gets one line per request answered; none by default.
     """
     sim = SimulatedGeobox(seed, faults=faults, rate_limit=rate_limit, token_ttl=token_ttl)
-    async with sim.running(host, port):
+    async with sim.running(host, port, access_log=access_log):
         if on_ready is not None:
             result = on_ready(sim)
             if result is not None:

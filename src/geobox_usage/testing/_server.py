@@ -39,6 +39,7 @@ Contract decisions the real API leaves open, fixed here (and relied upon by test
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import secrets
 import threading
@@ -53,6 +54,7 @@ from typing import Final
 from urllib.parse import parse_qs
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from multidict import MultiMapping
 
 from ._accounts import (
@@ -358,16 +360,29 @@ class SimulatedGeobox:
         """The versioned API root, :attr:`base_url` + ``v1/``."""
         return self.base_url + "v1/"
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, access_log: logging.Logger | None = None
+    ) -> None:
         """Start listening on the running loop; port 0 picks a free port.
 
         Shutdown waits at most a tenth of a second for requests in progress (such
         as a :meth:`Fault.delay`), then cancels them.
+
+        Args:
+            host: the address to bind.
+            port: the port to bind.
+            access_log: a logger that gets one line per request answered (method,
+                path, status, milliseconds; never the query, which may hold an API
+                key); none by default.
         """
         if self._runner is not None:
             raise RuntimeError("the simulator is already running")
         runner = web.AppRunner(
-            self.make_app(), handle_signals=False, shutdown_timeout=0.1, access_log=None
+            self.make_app(),
+            handle_signals=False,
+            shutdown_timeout=0.1,
+            access_log=access_log,
+            access_log_class=_RequestLine,
         )
         await runner.setup()
         try:
@@ -388,10 +403,10 @@ class SimulatedGeobox:
 
     @contextlib.asynccontextmanager
     async def running(
-        self, host: str = "127.0.0.1", port: int = 0
+        self, host: str = "127.0.0.1", port: int = 0, *, access_log: logging.Logger | None = None
     ) -> AsyncIterator[SimulatedGeobox]:
         """Serve on the current loop for the duration of an ``async with``."""
-        await self.start(host, port)
+        await self.start(host, port, access_log=access_log)
         try:
             yield self
         finally:
@@ -704,3 +719,13 @@ async def _send_cut_short(
     if request.transport is not None:
         request.transport.close()
     return response
+
+
+class _RequestLine(AbstractAccessLogger):
+    """The access log's line: method, path, status and time; never the query string,
+    which may hold an API key, nor any header."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s -> %d (%.1f ms)", request.method, request.path, response.status, time * 1000
+        )

@@ -1,13 +1,19 @@
-"""The ``geobox-usage`` command line."""
+"""The commands that need no account: ``demo``, ``serve``, ``--version``, ``python -m``."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 
+from geobox_usage import AsyncGeoboxClient
 from geobox_usage.cli import main
 
 
@@ -53,54 +59,76 @@ def test_demo_log_json_prints_one_json_object_per_line(
 
 def test_the_console_script_is_installed_and_answers_version() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "geobox_usage.cli", "--version"],
+        [sys.executable, "-m", "geobox_usage", "--version"],
         capture_output=True,
         text=True,
         check=True,
         env={**os.environ, "PYTHONWARNINGS": "error"},
     )
-    assert result.stdout.startswith("geobox-usage ")
+    assert result.stdout.startswith("geobox-usage, version ")
 
 
 def test_serve_rejects_a_chaos_share_outside_zero_to_one(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["serve", "--chaos", "1.5"]) == 2
-    assert "--chaos must be from 0 to 1" in capsys.readouterr().err
+    assert "1.5 is not in the range 0.0<=x<=1.0" in capsys.readouterr().err
+
+
+def test_serve_says_clearly_when_the_port_is_taken(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"port {port} on 127.0.0.1 is already in use" in err
+    assert "--port 0 picks a free one" in err and "Traceback" not in err
 
 
 def test_unknown_commands_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(["frobnicate"])
-    assert caught.value.code == 2
+    assert main(["frobnicate"]) == 2
+    assert "No such command 'frobnicate'" in capsys.readouterr().err
 
 
-def test_serve_answers_over_http_until_interrupted() -> None:
-    import json
-    import signal
-    import urllib.request
-
-    from geobox_usage.testing import DEMO_ACCESS_TOKEN, DEMO_USER_ID
+def test_serve_prints_the_host_to_pass_and_logs_each_request() -> None:
+    from geobox_usage.testing import DEMO_ACCESS_TOKEN, DEMO_API_KEY, DEMO_USER_ID
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "geobox_usage.cli", "serve", "--port", "0"],
+        [sys.executable, "-m", "geobox_usage", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
-        assert first.startswith("simulated Geobox usage API at http://127.0.0.1:"), first
-        api_url = first.rsplit(" ", 1)[1].strip()
+        assert first.startswith("simulated Geobox usage API; pass host='http://127.0.0.1:"), first
+        host = first.split("host=", 1)[1].strip().strip("'")
+        while "press Ctrl-C" not in proc.stdout.readline():
+            pass
+
+        async def ask() -> int:
+            async with AsyncGeoboxClient(host, apikey=DEMO_API_KEY) as client:
+                return (await client.get_user()).user_id
+
+        assert asyncio.run(ask()) == DEMO_USER_ID  # host= works as printed: no /v1/v1/
         request = urllib.request.Request(
-            api_url + "users/me/",
-            headers={"Authorization": f"Bearer {DEMO_ACCESS_TOKEN}", "Accept": "application/json"},
+            host + "v1/users/me/", headers={"Authorization": f"Bearer {DEMO_ACCESS_TOKEN}"}
         )
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert json.load(answer)["id"] == DEMO_USER_ID
+        logged = [proc.stdout.readline().strip() for _ in range(2)]
+        assert logged[0].startswith("GET /v1/users/me/ -> 200 ("), logged
+        assert logged[1].startswith("GET /v1/users/me/ -> 200 ("), logged
+        assert DEMO_API_KEY not in "".join(logged)  # the query is never logged
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        try:
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
     assert proc.returncode == 0
