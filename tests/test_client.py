@@ -18,6 +18,7 @@ from geobox_usage import (
     AsyncUser,
     CredentialKind,
     RetryConfig,
+    Secret,
     UsageParam,
     UsageScale,
 )
@@ -52,9 +53,9 @@ def test_credentials_come_from_the_environment(
     monkeypatch.setenv("GEOBOX_ACCESS_TOKEN", "env-token")
     client = AsyncGeoboxClient()
     assert client.credentials.kind is CredentialKind.ACCESS_TOKEN
-    assert client.credentials.access_token == "env-token"
+    assert client.credentials.access_token == Secret("env-token")
     # explicit arguments come before the environment
-    assert AsyncGeoboxClient(access_token="arg").credentials.access_token == "arg"
+    assert AsyncGeoboxClient(access_token="arg").credentials.access_token == Secret("arg")
 
 
 def test_credential_identity_is_stable_distinct_and_not_secret(no_geobox_env: None) -> None:

@@ -36,11 +36,14 @@ from geobox_usage import (
     PipelineStage,
     Request,
     Response,
+    Secret,
     Slot,
     hookimpl,
 )
 
-Key = tuple[str, str, int, str, str, tuple[tuple[str, str], ...]]
+# The query holds an API key given as ``eid`` as a ``Secret``: hashable and comparable,
+# so it can stand in a key without ever being revealed.
+Key = tuple[str, str, int, str, str, tuple[tuple[str, str | Secret], ...]]
 
 
 class TtlCacheStage:
@@ -80,7 +83,7 @@ class TtlCacheStage:
 
     def _key(self, request: Request) -> Key:
         generation = self.generations.get((request.identity, request.spec.name), 0)
-        query = tuple(sorted(request.params))
+        query = tuple(sorted(request.params, key=lambda pair: pair[0]))
         return (request.identity, request.spec.name, generation, request.method, request.url, query)
 
 

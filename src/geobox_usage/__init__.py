@@ -9,6 +9,7 @@ plugin.
 from geobox_usage._clock import Clock, SystemClock
 from geobox_usage._credentials import CredentialKind, Credentials
 from geobox_usage._messages import Request, Response
+from geobox_usage._secret import Secret
 from geobox_usage._spec import CachePolicy, RequestSpec
 from geobox_usage.caching import CacheBackend, CacheEntry, InMemoryCacheBackend
 from geobox_usage.client import AsyncGeoboxClient
@@ -90,6 +91,7 @@ __all__ = [
     "ResponseDecodeError",
     "RetryBudgetStore",
     "RetryConfig",
+    "Secret",
     "ServerError",
     "Slot",
     "Stage",

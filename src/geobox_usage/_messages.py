@@ -12,12 +12,11 @@ from typing import Any
 
 from multidict import CIMultiDictProxy
 
-from geobox_usage._redact import redact_headers, redacted_url
+from geobox_usage._redact import Pairs, redact_headers, redacted_url
+from geobox_usage._secret import Secret
 from geobox_usage._spec import RequestSpec
 
 __all__ = ["Request", "Response"]
-
-Pairs = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +26,10 @@ class Request:
     Attributes:
         spec: the operation being executed.
         url: the absolute URL, without the query string.
-        params: query parameters in the order they are sent.
-        headers: request headers.
+        params: query parameters in the order they are sent; secret values (an API
+            key) are :class:`~geobox_usage.Secret`, revealed only by the transport.
+        headers: request headers; secret values (``Authorization``) are
+            :class:`~geobox_usage.Secret` too.
         body: the encoded body, if any (its ``Content-Type`` is among ``headers``).
         request_id: the call's ``X-Request-ID``, the same for all its attempts.
         identity: a non-secret fingerprint of the credential the call runs under;
@@ -60,13 +61,13 @@ class Request:
         """The operation's name, from the spec."""
         return self.spec.name
 
-    def with_header(self, name: str, value: str) -> Request:
+    def with_header(self, name: str, value: str | Secret) -> Request:
         """Return a copy with header ``name`` set to ``value`` (replacing any)."""
         lowered = name.lower()
         kept = tuple((k, v) for k, v in self.headers if k.lower() != lowered)
         return self._evolve(headers=(*kept, (name, value)))
 
-    def with_param(self, name: str, value: str) -> Request:
+    def with_param(self, name: str, value: str | Secret) -> Request:
         """Return a copy with query parameter ``name`` set to ``value`` (replacing any)."""
         kept = tuple((k, v) for k, v in self.params if k != name)
         return self._evolve(params=(*kept, (name, value)))
@@ -99,7 +100,7 @@ class Request:
             self.deadline if deadline is None else deadline,
         )
 
-    def header(self, name: str) -> str | None:
+    def header(self, name: str) -> str | Secret | None:
         """The value of header ``name`` (case-insensitive), or ``None``."""
         lowered = name.lower()
         for k, v in self.headers:

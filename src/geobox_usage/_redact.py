@@ -8,18 +8,26 @@ by the other.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlencode
+from urllib.parse import quote, quote_plus, urlencode
+
+from geobox_usage._secret import MASK, Secret
 
 __all__ = [
     "REDACTED",
     "SENSITIVE_KEYS",
+    "Pairs",
     "is_sensitive",
     "redact_headers",
     "redact_pairs",
     "redacted_url",
+    "scrub",
 ]
 
-REDACTED = "***"
+REDACTED = MASK
+
+Pairs = tuple[tuple[str, str | Secret], ...]
+"""Query parameters or headers as the pipeline carries them: secret values as
+:class:`~geobox_usage.Secret`, revealed only by the transport."""
 
 #: Names (compared case-insensitively) whose values are secrets wherever they appear:
 #: headers, query parameters, form fields, log keys.
@@ -46,24 +54,39 @@ def is_sensitive(name: str) -> bool:
     return name.lower() in SENSITIVE_KEYS
 
 
-def redact_pairs(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """Return ``pairs`` with the values of sensitive names replaced by ``***``.
+def _shown(name: str, value: str | Secret) -> str:
+    if isinstance(value, Secret) or is_sensitive(name) or (name == "eid" and not value.isdigit()):
+        return REDACTED
+    return value
+
+
+def redact_pairs(pairs: Iterable[tuple[str, str | Secret]]) -> tuple[tuple[str, str], ...]:
+    """Return ``pairs`` with secret values replaced by ``***``: every
+    :class:`~geobox_usage.Secret`, and the values of sensitive names.
 
     ``eid`` names a user by numeric id or an API key by the key itself (the wire
     contract's choice), so an ``eid`` that is not all digits is a secret too.
     """
-    return tuple(
-        (k, REDACTED if is_sensitive(k) or (k == "eid" and not v.isdigit()) else v)
-        for k, v in pairs
-    )
+    return tuple((k, _shown(k, v)) for k, v in pairs)
 
 
-def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+def redact_headers(headers: Iterable[tuple[str, str | Secret]]) -> dict[str, str]:
     """Return headers as a dict, the values of sensitive ones replaced by ``***``."""
     return dict(redact_pairs(headers))
 
 
-def redacted_url(url: str, params: Iterable[tuple[str, str]] = ()) -> str:
+def scrub(text: str, secrets: Iterable[Secret]) -> str:
+    """``text`` with every occurrence of each secret (as is, and URL-quoted as a query or
+    a path would carry it) replaced by ``***``: for text that a library built from a
+    request, such as an aiohttp error that quotes the URL."""
+    for secret in secrets:
+        bare = secret.reveal()
+        for form in {bare, quote_plus(bare), quote(bare, safe="")} - {""}:
+            text = text.replace(form, REDACTED)
+    return text
+
+
+def redacted_url(url: str, params: Iterable[tuple[str, str | Secret]] = ()) -> str:
     """Return ``url`` with ``params`` appended as a query string, secrets redacted."""
     pairs = redact_pairs(params)
     if not pairs:

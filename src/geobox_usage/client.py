@@ -23,6 +23,8 @@ from geobox_usage._clock import Clock, SystemClock
 from geobox_usage._credentials import Credentials
 from geobox_usage._messages import Request
 from geobox_usage._plugins import assemble, make_plugin_manager
+from geobox_usage._redact import Pairs
+from geobox_usage._secret import Secret
 from geobox_usage._spec import RequestSpec
 from geobox_usage._validation import check_positive_int
 from geobox_usage.config import (
@@ -85,9 +87,9 @@ class AsyncGeoboxClient:
         host: str = DEFAULT_HOST,
         ver: str = DEFAULT_VERSION,
         username: str | None = None,
-        password: str | None = None,
-        access_token: str | None = None,
-        apikey: str | None = None,
+        password: str | Secret | None = None,
+        access_token: str | Secret | None = None,
+        apikey: str | Secret | None = None,
         verify: bool = True,
         *,
         session: aiohttp.ClientSession | None = None,
@@ -112,7 +114,11 @@ class AsyncGeoboxClient:
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ValueError(f"session must be an aiohttp.ClientSession, got {session!r}")
         self.credentials = Credentials.resolve(
-            access_token=access_token, apikey=apikey, username=username, password=password
+            access_token=access_token,
+            apikey=apikey,
+            username=username,
+            password=password,
+            host=urlsplit(self.base_url).netloc.lower(),
         )
         self._session = session
         self._owns_session = session is None
@@ -192,7 +198,7 @@ class AsyncGeoboxClient:
         self,
         spec: RequestSpec[T],
         *,
-        params: tuple[tuple[str, str], ...] = (),
+        params: Pairs = (),
         json: object = None,
         path_args: Mapping[str, object] | None = None,
         target: str | None = None,
@@ -299,9 +305,18 @@ class AsyncGeoboxClient:
 
 
 def _base_url(host: str, ver: str) -> str:
-    if not isinstance(host, str) or urlsplit(host).scheme not in ("http", "https"):
+    if not isinstance(host, str):
+        raise ValueError(f"host must be an http:// or https:// URL, got {type(host).__name__}")
+    parts = urlsplit(host)
+    if parts.username is not None or parts.password is not None:
+        # Never echo the host: its user-info may hold a password.
+        raise ValueError(
+            "host must not hold credentials (user:password@): pass username= and "
+            "password=, access_token= or apikey= instead"
+        )
+    if parts.scheme not in ("http", "https"):
         raise ValueError(f"host must be an http:// or https:// URL, got {host!r}")
-    if not urlsplit(host).netloc:
+    if not parts.netloc:
         raise ValueError(f"host must name a server, got {host!r}")
     if not isinstance(ver, str):
         raise ValueError(f"ver must be a string such as 'v1/', got {ver!r}")

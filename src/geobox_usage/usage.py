@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from geobox_usage import specs
+from geobox_usage._redact import Pairs
+from geobox_usage._secret import Secret
 from geobox_usage._validation import (
     check_date_range,
     check_enum,
@@ -82,10 +84,11 @@ class AsyncUsage:
                 is not an ``AsyncUser`` or ``AsyncApiKey``; any other invalid argument.
             GeoboxError: the call failed (see :mod:`geobox_usage.errors`).
         """
+        eid: str | Secret
         if isinstance(resource, AsyncUser):
             eid, target = str(resource.user_id), str(resource.user_id)
         elif isinstance(resource, AsyncApiKey):
-            eid, target = resource.key, f"apikey:{resource.key_id}"
+            eid, target = Secret(resource.key), f"apikey:{resource.key_id}"
         else:
             raise ValueError(
                 "resource must be a 'user' or 'apikey' object (an AsyncUser or AsyncApiKey), "
@@ -95,7 +98,7 @@ class AsyncUsage:
         param_member = check_enum(UsageParam, "param", param)
         period = _period_params(from_date, to_date, days_before_now)
         checked_limit = check_optional_positive_int("limit", limit)
-        params: Params = (
+        params: Pairs = (
             ("eid", eid),
             ("scale", scale_member.value),
             ("param", param_member.value),

@@ -24,6 +24,7 @@ from enum import Enum
 from urllib.parse import urlencode
 
 from geobox_usage._redact import redact_pairs
+from geobox_usage._secret import Secret, reveal
 from geobox_usage._spec import RequestSpec
 from geobox_usage.errors import (
     CircuitOpenError,
@@ -224,19 +225,29 @@ def is_server_failure(error: BaseException) -> bool:
     return isinstance(error, ServerError | TransportError | GeoboxTimeoutError | CircuitOpenError)
 
 
-def cache_key(*, identity: str, method: str, url: str, params: Iterable[tuple[str, str]]) -> str:
+def cache_key(
+    *, identity: str, method: str, url: str, params: Iterable[tuple[str, str | Secret]]
+) -> str:
     """The key of a call: credential identity, method, absolute URL and sorted query.
 
     The URL holds the base URL and the path, so two servers never share an entry;
     ``apikey`` is left out of the query (the identity names the credential), and an API
     key given as ``eid`` is replaced by a digest: a key never holds a secret.
     """
-    pairs = sorted(p for p in params if p[0] not in KEY_EXCLUDED_PARAMS)
+    pairs = sorted(
+        ((k, v) for k, v in params if k not in KEY_EXCLUDED_PARAMS),
+        key=lambda pair: (pair[0], reveal(pair[1])),
+    )
     shown = redact_pairs(pairs)
     query = urlencode(shown, safe=":*")
     if list(shown) != pairs:
         # A secret value (an API key given as ``eid``) is shown as ``***`` and told
         # apart from other secrets by a digest, so the key stays unique but never
         # holds the secret itself.
-        query += "&digest=" + hashlib.sha256(urlencode(pairs).encode()).hexdigest()[:32]
+        query += "&digest=" + _digest(pairs)
     return f"{identity} {method} {url}?{query}"
+
+
+def _digest(pairs: Iterable[tuple[str, str | Secret]]) -> str:
+    """A digest of query pairs, secrets included, that reveals none of them."""
+    return hashlib.sha256(urlencode([(k, reveal(v)) for k, v in pairs]).encode()).hexdigest()[:32]

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
 from dataclasses import replace
 from urllib.parse import urlencode
 
 from geobox_usage._clock import Clock
-from geobox_usage._credentials import CredentialKind, Credentials
+from geobox_usage._credentials import CredentialKind, Credentials, is_header_safe
 from geobox_usage._messages import Request, Response
-from geobox_usage._spec import RequestSpec, decode_object
+from geobox_usage._secret import Secret
+from geobox_usage._spec import DecodeProblem, RequestSpec, decode_object
 from geobox_usage.errors import (
     AuthenticationError,
     GeoboxError,
@@ -31,18 +34,33 @@ from geobox_usage.pipeline import Handler, PipelineContext, PipelineStage, Slot
 
 __all__ = [
     "ApiKeyAuth",
+    "bearer",
     "BearerTokenAuth",
     "PasswordAuth",
     "TOKEN_SPEC",
     "is_token_expired",
 ]
 
+
+def _decode_token_answer(body: bytes) -> dict[str, object]:
+    """The token answer as an object. Unlike the usage answers, it is read leniently
+    (``NaN`` or ``Infinity`` as ``expires_in`` is taken as an unknown lifetime, not a
+    reason to refuse a good token); it must still be a JSON object."""
+    try:
+        value = json.loads(body)
+    except (RecursionError, ValueError):
+        return decode_object(body)  # raises the same DecodeProblem as any answer
+    if not isinstance(value, dict):
+        raise DecodeProblem(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
 TOKEN_SPEC: RequestSpec[dict[str, object]] = RequestSpec(
     name="auth_token",
     method="POST",
     path="auth/token/",
     idempotent=True,
-    decode=decode_object,
+    decode=_decode_token_answer,
 )
 """``POST auth/token/``: trading a username and password for an access token. Asking
 twice only issues two tokens, so it is safe to repeat."""
@@ -60,11 +78,16 @@ def is_token_expired(error: AuthenticationError) -> bool:
     return isinstance(detail, str) and "expired" in detail.lower()
 
 
+def bearer(token: Secret) -> Secret:
+    """The ``Authorization`` header value for ``token``, itself a secret."""
+    return Secret(f"Bearer {token.reveal()}")
+
+
 class BearerTokenAuth:
     """Sends a fixed access token as ``Authorization: Bearer``."""
 
-    def __init__(self, token: str) -> None:
-        self._header = f"Bearer {token}"
+    def __init__(self, token: Secret) -> None:
+        self._header = bearer(token)
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
         return await call_next(request.with_header("Authorization", self._header))
@@ -76,7 +99,7 @@ class BearerTokenAuth:
 class ApiKeyAuth:
     """Sends an API key as the ``apikey`` query parameter, as the contract requires."""
 
-    def __init__(self, apikey: str) -> None:
+    def __init__(self, apikey: Secret) -> None:
         self._apikey = apikey
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
@@ -101,29 +124,29 @@ class PasswordAuth:
     EXPIRY_MARGIN_S = 30.0
 
     def __init__(
-        self, username: str, password: str, token_url: str, clock: Clock, events: EventBus
+        self, username: str, password: Secret, token_url: str, clock: Clock, events: EventBus
     ) -> None:
-        self._form = urlencode({"username": username, "password": password}).encode()
+        self._form = _login_form(username, password)
         self._token_url = token_url
         self._clock = clock
         self._events = events
-        self._token: str | None = None
+        self._token: Secret | None = None
         self._expires_at = float("inf")
-        self._refreshing: asyncio.Task[str] | None = None
+        self._refreshing: asyncio.Task[Secret] | None = None
         self._waiting = 0  # callers awaiting ``_refreshing``
         self._rejected: AuthenticationError | None = None
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
         token = await self._valid_token(request, call_next)
         try:
-            return await call_next(request.with_header("Authorization", f"Bearer {token}"))
+            return await call_next(request.with_header("Authorization", bearer(token)))
         except AuthenticationError as exc:
             if not is_token_expired(exc):
                 raise
             token = await self._refresh(request, call_next, stale=token, reason="expired")
-            return await call_next(request.with_header("Authorization", f"Bearer {token}"))
+            return await call_next(request.with_header("Authorization", bearer(token)))
 
-    async def _valid_token(self, request: Request, call_next: Handler) -> str:
+    async def _valid_token(self, request: Request, call_next: Handler) -> Secret:
         token = self._token
         if token is not None and self._clock.monotonic() < self._expires_at:
             return token
@@ -131,8 +154,8 @@ class PasswordAuth:
         return await self._refresh(request, call_next, stale=token, reason=reason)
 
     async def _refresh(
-        self, request: Request, call_next: Handler, *, stale: str | None, reason: str
-    ) -> str:
+        self, request: Request, call_next: Handler, *, stale: Secret | None, reason: str
+    ) -> Secret:
         """The token to use instead of ``stale``: fetched once for all who ask at once.
 
         The fetch runs in its own task that every caller awaits through
@@ -165,7 +188,7 @@ class PasswordAuth:
                 if self._refreshing is task:
                     self._refreshing = None
 
-    async def _fetch(self, request: Request, call_next: Handler, reason: str) -> str:
+    async def _fetch(self, request: Request, call_next: Handler, reason: str) -> Secret:
         try:
             answer = await call_next(self._token_request(request))
         except AuthenticationError as exc:
@@ -185,7 +208,7 @@ class PasswordAuth:
         )
         return token
 
-    def _fetch_done(self, task: asyncio.Task[str]) -> None:
+    def _fetch_done(self, task: asyncio.Task[Secret]) -> None:
         if self._refreshing is task:
             self._refreshing = None
         if not task.cancelled():
@@ -227,19 +250,33 @@ class PasswordAuth:
             target=None,
         )
 
-    def _read_token(self, answer: Response) -> tuple[str, float | None]:
-        data = answer.data
-        token = data.get("access_token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
+    def _read_token(self, answer: Response) -> tuple[Secret, float | None]:
+        """The token and its lifetime from the token answer.
+
+        A missing token, or one that no header can carry (a line break, a control
+        character), is a :class:`ResponseDecodeError`. An ``expires_in`` that is not a
+        positive, finite number of seconds (0, negative, ``NaN``) is taken as unknown:
+        the token is used until the server answers that it expired, rather than fetched
+        anew before every call.
+        """
+        token = _secret_field(answer.data, "access_token")
+        if token is None or not is_header_safe(token.reveal()):
+            problem = (
+                "has no access_token"
+                if token is None
+                else "has an access_token with a line break or a control character"
+            )
             raise ResponseDecodeError(
-                "auth_token: the token answer has no access_token",
+                f"auth_token: the token answer {problem}, which cannot be sent",
                 status=answer.status,
                 body="<withheld: may hold a token>",
                 operation=TOKEN_SPEC.name,
                 request_id=answer.request_id,
             )
-        expires_in = data.get("expires_in")
+        expires_in = answer.data.get("expires_in") if isinstance(answer.data, dict) else None
         if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+            return token, None
+        if not math.isfinite(expires_in) or expires_in <= 0:
             return token, None
         return token, float(expires_in)
 
@@ -252,6 +289,16 @@ class PasswordAuth:
     def __repr__(self) -> str:
         state = "token held" if self._token else "no token yet"
         return f"PasswordAuth(password=***, {state})"
+
+
+def _login_form(username: str, password: Secret) -> bytes:
+    return urlencode({"username": username, "password": password.reveal()}).encode()
+
+
+def _secret_field(data: object, name: str) -> Secret | None:
+    """``data[name]`` as a :class:`Secret` when it is a non-empty string, else ``None``."""
+    value = data.get(name) if isinstance(data, dict) else None
+    return Secret(value) if isinstance(value, str) and value else None
 
 
 def make_auth(

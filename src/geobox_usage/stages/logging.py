@@ -33,6 +33,7 @@ from urllib.parse import urlencode
 
 from geobox_usage._credentials import CredentialKind, Credentials
 from geobox_usage._messages import Request, Response
+from geobox_usage._secret import Secret
 from geobox_usage.errors import HTTPStatusError, ResponseDecodeError
 from geobox_usage.events import EventListener, PipelineEvent
 from geobox_usage.hookspecs import hookimpl
@@ -142,7 +143,7 @@ class LoggingStage:
         elif name == "get_apikey" and self._kind is CredentialKind.APIKEY and self._key_id is None:
             data = response.data
             key = data.get("key") if isinstance(data, dict) else None
-            if isinstance(key, str) and Credentials(apikey=key).identity == self._identity:
+            if isinstance(key, str) and Credentials(apikey=Secret(key)).identity == self._identity:
                 self._key_id = _int_field(data, "id")
 
     def _resolve(self, target: str | None) -> str | None:

@@ -105,6 +105,7 @@ class RetryStage:
         first = request.for_attempt(1, deadline)
         retrying: _RetryingCall | None = None
         started = time.perf_counter()
+        error: GeoboxTimeoutError | None = None
         try:
             async with asyncio.timeout(deadline - now) as scope:
                 try:
@@ -112,7 +113,7 @@ class RetryStage:
                 except Exception as exc:
                     retrying = _RetryingCall(self, first, call_next, exc, started)
                     return await retrying.run()
-        except TimeoutError as exc:
+        except TimeoutError:
             if not scope.expired():
                 raise  # not our deadline: someone else's timeout, left alone
             attempts = retrying.attempt if retrying is not None else 1
@@ -126,7 +127,11 @@ class RetryStage:
             )
             if self._events.listeners:
                 self._emit(first.for_attempt(attempts), None, started, error, GiveUp(DEADLINE))
-            raise error from exc
+        if error is not None:
+            # Raised outside the ``except`` block: the timeout's context is the
+            # cancellation of the attempt inside aiohttp, whose traceback's locals hold
+            # the URL (with the API key) and the headers.
+            raise error
         if self._events.listeners:
             self._emit(first, response.status, started, None, None)
         return response

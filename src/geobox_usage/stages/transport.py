@@ -11,19 +11,24 @@ from __future__ import annotations
 import time
 
 import aiohttp
+from multidict import CIMultiDictProxy
 
 from geobox_usage._clock import Clock
 from geobox_usage._messages import Request, Response
+from geobox_usage._redact import Pairs, scrub
+from geobox_usage._secret import Secret, reveal
 from geobox_usage._spec import DecodeProblem
 from geobox_usage.config import TimeoutConfig
 from geobox_usage.errors import (
     BODY_EXCERPT_BYTES,
+    GeoboxError,
     GeoboxTimeoutError,
     ResponseDecodeError,
     TransportError,
     error_for_status,
 )
 from geobox_usage.hookspecs import hookimpl
+from geobox_usage.logs._processors import redact_text
 from geobox_usage.pipeline import PipelineContext, SessionProvider
 
 __all__ = ["AiohttpTransport", "geobox_usage_transport"]
@@ -57,74 +62,124 @@ class AiohttpTransport:
     async def send(self, request: Request) -> Response:
         session = await self._session()
         started = time.perf_counter()
+        failure: GeoboxError | None = None
         try:
-            async with session.request(
-                request.method,
-                request.url,
-                params=request.params,
-                headers=request.headers,
-                data=request.body,
-                timeout=self._timeout,
-                ssl=self._ssl,
-                allow_redirects=False,
-            ) as answer:
-                status = answer.status
-                headers = answer.headers
-                body = await answer.read()
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise _timeout(request, "connecting", exc, sent=False) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise TransportError(
-                f"{request.operation}: cannot connect to {exc.host}:{exc.port} "
-                f"({exc.os_error.strerror or type(exc.os_error).__name__}); "
-                "the request was not sent",
-                request_sent=False,
-                operation=request.operation,
-                request_id=request.request_id,
-            ) from exc
-        except (aiohttp.SocketTimeoutError, TimeoutError) as exc:
-            raise _timeout(request, "waiting for the answer", exc, sent=True) from exc
-        except aiohttp.ClientError as exc:
-            raise TransportError(
-                f"{request.operation}: {request.method} {request.display_url} failed: "
-                f"{_describe(exc)}; the request may have reached the server",
-                request_sent=True,
-                operation=request.operation,
-                request_id=request.request_id,
-            ) from exc
+            status, headers, body = await self._exchange(session, request)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            failure = _failure(request, exc)
+        if failure is not None:
+            # Raised here, outside the ``except`` block, so that no chained exception
+            # (``__cause__`` or ``__context__``) carries aiohttp's error: its text, and
+            # the locals of its traceback, hold the URL with the API key and the headers.
+            raise failure
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         if not 200 <= status < 300:
             raise error_for_status(request, status, headers, body, now=self._clock.time())
         try:
             data = request.spec.decode(body)
         except DecodeProblem as exc:
-            raise ResponseDecodeError(
-                f"{request.operation}: {request.method} {request.display_url} answered "
-                f"{status} with a body that is not what the operation expects: {exc}",
+            problem = str(exc)
+        else:
+            return Response(
+                request=request,
                 status=status,
-                body=body[:BODY_EXCERPT_BYTES].decode("utf-8", errors="replace"),
-                operation=request.operation,
-                request_id=headers.get("X-Request-ID") or request.request_id,
-            ) from None
-        return Response(
-            request=request,
+                headers=headers,
+                body=body,
+                data=data,
+                elapsed_ms=elapsed_ms,
+            )
+        raise ResponseDecodeError(
+            f"{request.operation}: {request.method} {request.display_url} answered "
+            f"{status} with a body that is not what the operation expects: {problem}",
             status=status,
-            headers=headers,
-            body=body,
-            data=data,
-            elapsed_ms=elapsed_ms,
+            body=body[:BODY_EXCERPT_BYTES].decode("utf-8", errors="replace"),
+            operation=request.operation,
+            request_id=headers.get("X-Request-ID") or request.request_id,
         )
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, request: Request
+    ) -> tuple[int, CIMultiDictProxy[str], bytes]:
+        """Send ``request`` once and read the whole answer.
+
+        The only frame that holds aiohttp's objects (whose reprs show the URL with its
+        query string): it appears in aiohttp's own tracebacks, which are never chained
+        to the errors this transport raises.
+        """
+        async with session.request(
+            request.method,
+            request.url,
+            params=_on_the_wire(request.params),
+            headers=_on_the_wire(request.headers),
+            data=request.body,
+            timeout=self._timeout,
+            ssl=self._ssl,
+            allow_redirects=False,
+        ) as answer:
+            return answer.status, answer.headers, await answer.read()
 
     async def aclose(self) -> None:
         """Nothing to release: the client owns the session's lifetime."""
 
 
+def _on_the_wire(pairs: Pairs) -> list[tuple[str, str]]:
+    """``pairs`` with their secrets revealed: only ever built inside the call that sends."""
+    return [(name, reveal(value)) for name, value in pairs]
+
+
+def _secrets_of(request: Request) -> list[Secret]:
+    return [v for _, v in (*request.params, *request.headers) if isinstance(v, Secret)]
+
+
+def _failure(request: Request, exc: BaseException) -> GeoboxError:
+    """The typed error for an attempt that got no answer, told in words that hold no
+    secret: aiohttp's own text is summarised and scrubbed, never copied whole."""
+    operation, rid = request.operation, request.request_id
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return _timeout(request, "connecting", sent=False)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        return TransportError(
+            f"{operation}: cannot connect to {exc.host}:{exc.port} ({reason}); "
+            "the request was not sent",
+            request_sent=False,
+            operation=operation,
+            request_id=rid,
+        )
+    if isinstance(exc, aiohttp.SocketTimeoutError | TimeoutError):
+        return _timeout(request, "waiting for the answer", sent=True)
+    if isinstance(exc, ValueError) and not isinstance(exc, aiohttp.ClientError):
+        # aiohttp refuses to build the request (a header value with a line break, say).
+        return TransportError(
+            f"{operation}: {request.method} {request.display_url} could not be sent: "
+            f"{scrub(_describe(exc), _secrets_of(request))}",
+            request_sent=False,
+            operation=operation,
+            request_id=rid,
+        )
+    return TransportError(
+        f"{operation}: {request.method} {request.display_url} failed: "
+        f"{scrub(_describe(exc), _secrets_of(request))}; the request may have reached "
+        "the server",
+        request_sent=True,
+        operation=operation,
+        request_id=rid,
+    )
+
+
 def _describe(exc: BaseException) -> str:
-    text = str(exc)
+    """The error's type and its own message, without the URL or headers aiohttp adds."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        text = exc.message  # its str() appends the URL, with the query string
+    elif isinstance(exc, aiohttp.InvalidURL):
+        text = "invalid URL"  # its str() is the URL
+    else:
+        text = str(exc)
+    text = redact_text(text.splitlines()[0] if text else "")[:300]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _timeout(request: Request, phase: str, exc: BaseException, *, sent: bool) -> GeoboxTimeoutError:
+def _timeout(request: Request, phase: str, *, sent: bool) -> GeoboxTimeoutError:
     return GeoboxTimeoutError(
         f"{request.operation}: timed out {phase} for {request.method} {request.display_url}",
         request_sent=sent,
