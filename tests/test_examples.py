@@ -45,7 +45,7 @@ async def test_custom_auth_plugin_replaces_the_builtin_and_rotates_tokens(
     client = make_client(no_credentials=True, plugins=[plugin])
     assert "vault-auth" in client.pipeline.names and "auth" not in client.pipeline.names
     assert client.context.identity.startswith("vault:")
-    assert (await client.get_usage_summary())["user_id"] == 7
+    assert await client.get_usage_summary() == sim.summary_of(7)
     assert (await client.get_user()).username == "admin"  # the rotated token is used
     with pytest.raises(AuthenticationError):
         await client.get_usage_summary()
@@ -64,9 +64,9 @@ async def test_custom_cache_plugin_serves_copies_and_keeps_credentials_apart(
     admin = make_client(access_token=ADMIN_ACCESS_TOKEN, plugins=[example.TtlCachePlugin(ttl=60)])
     assert "ttl-cache" in demo.pipeline.names
     first = await demo.get_usage_summary()
-    first["calls"] = "mutated by the caller"
+    first["daily_api_calls"] = "mutated by the caller"
     second = await demo.get_usage_summary()
-    assert second["calls"] != "mutated by the caller"
+    assert second["daily_api_calls"] != "mutated by the caller"
     assert sim.count(path="usage/summary") == 1
     await admin.get_usage_summary()
     assert sim.count(path="usage/summary") == 2  # another credential, another entry

@@ -11,6 +11,7 @@ from geobox_usage._credentials import CredentialKind, Credentials
 from geobox_usage._messages import Request, Response
 from geobox_usage._secret import Secret
 from geobox_usage._spec import CachePolicy, RequestSpec
+from geobox_usage.answers import UsageSummary, usage_points
 from geobox_usage.caching import CacheBackend, CacheEntry, InMemoryCacheBackend
 from geobox_usage.client import AsyncGeoboxClient
 from geobox_usage.config import (
@@ -101,9 +102,11 @@ __all__ = [
     "TransportError",
     "UsageParam",
     "UsageScale",
+    "UsageSummary",
     "ValidationError",
     "__version__",
     "current_request_id",
     "hookimpl",
     "request_id",
+    "usage_points",
 ]

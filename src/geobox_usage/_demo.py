@@ -15,7 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from geobox_usage._report import bar, format_quantity, series_table, table
+from rich.console import Console
+from rich.table import Table
+
+from geobox_usage.cli._render import (
+    render_json,
+    render_points,
+    render_process,
+    render_summary,
+    series_pairs,
+)
 from geobox_usage.client import AsyncGeoboxClient
 from geobox_usage.config import RetryConfig, TimeoutConfig
 from geobox_usage.enums import UsageParam, UsageScale
@@ -63,7 +72,7 @@ class PipelineRecorder:
 
 async def run_demo(*, seed: int = 7, out: TextIO | None = None) -> int:
     """Run the demo and print its report to ``out`` (stdout by default); returns 0."""
-    write = (out or sys.stdout).write
+    console = Console(file=out or sys.stdout, width=100, soft_wrap=False)
     recorder = PipelineRecorder()
     async with SimulatedGeobox(seed, faults=demo_fault_plan(seed)) as sim:
         async with AsyncGeoboxClient(
@@ -77,77 +86,59 @@ async def run_demo(*, seed: int = 7, out: TextIO | None = None) -> int:
         ) as client:
             user = await client.get_user()
             calls = await client.get_api_usage(
-                user, UsageScale.Day, UsageParam.Calls, days_before_now=14, limit=14
+                user, UsageScale.Day, UsageParam.Calls, days_before_now=14, limit=15
             )
             traffic = await client.get_api_usage(
-                user, UsageScale.Day, UsageParam.Traffic, days_before_now=7, limit=7
+                user, UsageScale.Day, UsageParam.Traffic, days_before_now=7, limit=8
             )
             process = await client.get_process_usage(days_before_now=30)
             summary = await client.get_usage_summary()
             updated = await client.update_usage()
             pipeline = " → ".join(client.pipeline.names)
-        lines = [
+        console.print(
             f"Geobox usage demo — simulated server at {sim.api_url} (seed {seed})",
             f"pipeline: {pipeline}",
             "",
             f"User {user.username!r} (id {user.user_id})",
-            "",
-            "API calls per day, last 14 days",
-            *series_table(calls, "calls"),
-            "",
-            "Traffic per day, last 7 days",
-            *series_table(traffic, "traffic"),
-            "",
-            f"Processing in the last 30 days: {process:,.1f} s ({process / 3600:,.2f} h)",
-            "",
-            *summary_lines("Usage summary", summary),
-            "",
-            *summary_lines("After update_usage (recomputed)", updated),
-            "",
-            *activity_lines(recorder, requests_seen=len(sim.requests)),
-        ]
-    write("\n".join(lines) + "\n")
+            sep="\n",
+            highlight=False,
+        )
+        _series(console, calls, "calls", "API calls per day, last 14 days")
+        _series(console, traffic, "traffic", "Traffic per day, last 7 days")
+        render_process(console, process, title="Processing in the last 30 days")
+        render_summary(console, summary, title=f"Usage summary (user {user.user_id})")
+        render_summary(console, updated, title="After update_usage (recomputed)")
+        _activity(console, recorder, requests_seen=len(sim.requests))
     return 0
 
 
-def summary_lines(title: str, summary: dict[str, Any]) -> list[str]:
-    """A summary against limits: one row per measured quantity, with a bar of the share."""
-    rows = []
-    for name, value in summary.items():
-        if not isinstance(value, dict) or "total" not in value:
-            continue
-        total, limit = float(value.get("total") or 0), float(value.get("limit") or 0)
-        share = f"{total / limit:6.2%}" if limit else "     -"
-        rows.append(
-            [
-                name,
-                format_quantity(name, total),
-                format_quantity(name, limit) if limit else "-",
-                share,
-                bar(total, limit, 20),
-            ]
-        )
-    updated_at = summary.get("updated_at", "?")
-    return [
-        f"{title} (user {summary.get('user_id', '?')}, updated {updated_at})",
-        *table(["quantity", "used", "limit", "share", ""], rows),
-    ]
+def _series(console: Console, points: object, param: str, title: str) -> None:
+    pairs = series_pairs(points)
+    if pairs is None:
+        console.print(title)
+        render_json(console, points)
+    else:
+        render_points(console, pairs, param=param, title=title)
 
 
-def activity_lines(recorder: PipelineRecorder, *, requests_seen: int) -> list[str]:
+def _activity(console: Console, recorder: PipelineRecorder, *, requests_seen: int) -> None:
     """What the pipeline did: one row per attempt, then totals."""
     attempts = recorder.named("geobox.attempt")
-    rows = [_attempt_row(e.fields) for e in attempts]
+    table = Table(title="What the pipeline did", title_justify="left")
+    for name, justify in (("operation", "left"), ("attempt", "right"), ("status", "right"),
+                          ("ms", "right"), ("then", "left")):  # fmt: skip
+        table.add_column(name, justify="right" if justify == "right" else "left")
+    for event in attempts:
+        table.add_row(*_attempt_row(event.fields))
+    console.print(table)
     waited = sum(float(e.fields.get("wait_s") or 0) for e in attempts if e.fields.get("will_retry"))
     retries = sum(1 for e in attempts if e.fields.get("will_retry"))
-    refreshes = recorder.named("geobox.auth")
-    return [
-        "What the pipeline did",
-        *table(["operation", "attempt", "status", "ms", "then"], rows),
-        "",
-        f"  {len(attempts)} attempts, {retries} retried, {waited:.2f} s waited; "
-        f"{len(refreshes)} token fetches; the server saw {requests_seen} requests",
-    ]
+    console.print(
+        f"{len(attempts)} attempts, {retries} retried, {waited:.2f} s waited; "
+        f"{len(recorder.named('geobox.auth'))} token fetches; "
+        f"the server saw {requests_seen} requests",
+        highlight=False,
+    )
 
 
 def _attempt_row(fields: Any) -> Sequence[str]:

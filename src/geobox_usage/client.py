@@ -271,7 +271,7 @@ class AsyncGeoboxClient:
         to_date: datetime | None = None,
         days_before_now: int | None = None,
         limit: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Any]:
         """See :meth:`AsyncUsage.get_api_usage`."""
         return await AsyncUsage.get_api_usage(
             self, resource, scale, param, from_date, to_date, days_before_now, limit

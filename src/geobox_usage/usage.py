@@ -63,7 +63,7 @@ class AsyncUsage:
         to_date: datetime | None = None,
         days_before_now: int | None = None,
         limit: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Any]:
         """Get the API usage (calls or traffic over time) of a user or an API key.
 
         Args:
@@ -74,10 +74,15 @@ class AsyncUsage:
             from_date: start of the period (timezone-aware values are converted to UTC).
             to_date: end of the period.
             days_before_now: the period as a number of days back from now.
-            limit: the most points to return (the server's default is 10).
+            limit: the most points to return. The server's default is 10, which cuts a
+                longer period short (14 days at ``UsageScale.Day`` need ``limit=15``);
+                pass one point per bucket of the period, plus one.
 
         Returns:
-            The usage points, e.g. ``[{"time": "2026-11-20T00:00:00", "value": 1532}]``.
+            The JSON the server sent, unchanged: ``[time, value]`` pairs, oldest first,
+            only for buckets with data, e.g. ``[["2025-07-07T00:00:00", 21], ...]``
+            (calls as integers, traffic in bytes). :func:`geobox_usage.usage_points`
+            turns them into ``(datetime, value)`` pairs.
 
         Raises:
             ValueError: neither ``days_before_now`` nor both dates given; a resource that
@@ -127,7 +132,7 @@ class AsyncUsage:
             days_before_now: the period as a number of days back from now.
 
         Returns:
-            Seconds of processing.
+            Seconds of processing: the JSON number the server sent, unchanged.
 
         Raises:
             ValueError: neither ``days_before_now`` nor both dates given, or another
@@ -149,7 +154,10 @@ class AsyncUsage:
             user_id: the user; ``None`` for the current user.
 
         Returns:
-            The summary, e.g. ``{"user_id": 7, "calls": {"total": ..., "limit": ...}, ...}``.
+            The JSON the server sent, unchanged: one flat object of counters and limits
+            (``daily_api_calls`` against ``max_daily_api_calls``, ``monthly_traffic``
+            against ``max_monthly_traffic``, ``used_storage``, ``remaining_days``, ...);
+            :class:`geobox_usage.UsageSummary` names its fields for type checkers.
         """
         params, target = _user_params(user_id)
         return await api.execute(specs.USAGE_SUMMARY, params=params, target=target)
@@ -165,7 +173,8 @@ class AsyncUsage:
             user_id: the user; ``None`` for the current user.
 
         Returns:
-            The recomputed summary.
+            The recomputed summary, as the server sent it (the shape of
+            :meth:`get_usage_summary`'s answer).
         """
         checked = check_optional_positive_int("user_id", user_id)
         body: dict[str, int] = {} if checked is None else {"user_id": checked}

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -97,10 +98,12 @@ def test_process(runner: CliRunner, threaded_sim: SimulatedGeobox) -> None:
         "2026-11-01T00:00:00.000000",
         "2026-11-08T00:00:00.000000",
     )
-    as_json = run(runner, *at(threaded_sim, "process", "--days", "30", "--json"))
+    week = ("--from", "2026-11-01", "--to", "2026-11-08")
+    as_json = run(runner, *at(threaded_sim, "process", *week, "--json"))
     assert json.loads(as_json.stdout) == direct(
-        threaded_sim, "get_process_usage", days_before_now=30
-    )
+        threaded_sim, "get_process_usage", from_date=datetime(2026, 11, 1),
+        to_date=datetime(2026, 11, 8),
+    )  # fmt: skip
 
 
 def test_api_usage_table_and_chart(runner: CliRunner, threaded_sim: SimulatedGeobox) -> None:

@@ -31,7 +31,7 @@ async def test_retry_after_in_seconds_is_honoured(sim: SimulatedGeobox) -> None:
     client, rec = client_for(sim)
     async with client:
         summary = await client.get_usage_summary()
-    assert summary["user_id"] == 7
+    assert summary == sim.summary_of(7)
     first, second, third = received_at(sim, "usage/summary")
     assert second - first >= 0.15  # the next attempt never starts before Retry-After
     assert third - second >= 0.1
@@ -102,7 +102,7 @@ async def test_idempotent_calls_are_repeated_after_transient_faults(
     client, rec = client_for(sim)
     async with client:
         summary = await client.get_usage_summary()
-    assert summary["user_id"] == 7
+    assert summary == sim.summary_of(7)
     assert sim.count("GET", "usage/summary") == 3
     attempts = rec.named("geobox.attempt")
     # aiohttp itself resends a GET once when a reused keep-alive connection turns out

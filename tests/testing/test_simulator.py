@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -36,6 +36,7 @@ from geobox_usage.testing import (
     serve_forever,
 )
 from geobox_usage.testing._faults import route_matches
+from geobox_usage.testing._series import usage_value
 
 pytest_plugins = ["pytester"]
 
@@ -234,22 +235,23 @@ async def test_usage_points_are_aligned_oldest_first_and_limited(
     sim: SimulatedGeobox, http: aiohttp.ClientSession
 ) -> None:
     days = (await send(http, sim, "GET", "usage/api", params=DAYS)).body
-    assert [p["time"] for p in days] == [
+    assert [time for time, _ in days] == [  # the real shape: [time, value] pairs
         "2026-11-17T00:00:00",
         "2026-11-18T00:00:00",
         "2026-11-19T00:00:00",
         "2026-11-20T00:00:00",
     ]
-    assert all(isinstance(p["value"], int) and p["value"] >= 0 for p in days)
+    assert all(len(p) == 2 and isinstance(p[1], int) and p[1] > 0 for p in days)
 
     hours = {**DAYS, "scale": "hour", "days_before_now": "1"}
     default = (await send(http, sim, "GET", "usage/api", params=hours)).body
     assert len(default) == 10  # the server's default limit
-    assert default[0]["time"] == "2026-11-19T12:00:00"
+    assert default[0][0] == "2026-11-19T12:00:00"
     every = (await send(http, sim, "GET", "usage/api", params={**hours, "limit": "100"})).body
-    assert len(every) == 25
+    starts = [datetime(2026, 11, 19, 12) + timedelta(hours=h) for h in range(25)]
+    with_data = [b for b in starts if usage_value(sim.seed, DAYS["eid"], "hour", "calls", b)]
+    assert [time for time, _ in every] == [b.isoformat() for b in with_data]  # 0s left out
     assert every[:10] == default
-    assert every[-1]["time"] == "2026-11-20T12:00:00"
 
     months = {
         **DAYS,
@@ -260,7 +262,7 @@ async def test_usage_points_are_aligned_oldest_first_and_limited(
     }
     del months["days_before_now"]
     points = (await send(http, sim, "GET", "usage/api", params=months)).body
-    assert [p["time"] for p in points] == [
+    assert [time for time, _ in points] == [
         "2026-01-01T00:00:00",
         "2026-02-01T00:00:00",
         "2026-03-01T00:00:00",
@@ -406,19 +408,24 @@ async def test_process_usage(sim: SimulatedGeobox, http: aiohttp.ClientSession) 
 
 async def test_summary(sim: SimulatedGeobox, http: aiohttp.ClientSession) -> None:
     summary = (await send(http, sim, "GET", "usage/summary")).body
-    assert summary["user_id"] == DEMO_USER_ID
-    assert summary["calls"]["limit"] == 100_000
-    assert summary["traffic"]["limit"] == 10_737_418_240
-    assert summary["process_seconds"]["limit"] == 36_000.0
-    assert isinstance(summary["calls"]["total"], int)
-    assert isinstance(summary["traffic"]["total"], int)
-    assert isinstance(summary["process_seconds"]["total"], float)
-    assert summary["updated_at"] == "2026-11-20T12:30:00+00:00"
+    # The real shape: one flat object of 15 fields, as the official SDK's test data.
+    assert list(summary) == [
+        "available_storage", "used_storage", "max_daily_api_calls", "daily_api_calls",
+        "max_monthly_api_calls", "monthly_api_calls", "max_daily_traffic", "daily_traffic",
+        "max_monthly_traffic", "monthly_traffic", "max_daily_process", "daily_process",
+        "max_monthly_process", "monthly_process", "remaining_days",
+    ]  # fmt: skip
+    assert summary["max_daily_api_calls"] == 100_000_000
+    assert summary["max_monthly_traffic"] == 322_122_547_200
+    assert summary["remaining_days"] is None
+    assert all(isinstance(v, int) for k, v in summary.items() if k != "remaining_days")
+    assert summary["daily_api_calls"] <= summary["monthly_api_calls"]
+    assert summary == sim.summary_of(DEMO_USER_ID)
     other = {"user_id": str(OTHER_USER_ID)}
     reply = await send(http, sim, "GET", "usage/summary", params=other)
     assert (reply.status, reply.body) == (403, {"detail": "Not allowed"})
     reply = await send(http, sim, "GET", "usage/summary", params=other, headers=ADMIN)
-    assert reply.body["user_id"] == OTHER_USER_ID
+    assert reply.body == sim.summary_of(OTHER_USER_ID) != summary
     reply = await send(http, sim, "GET", "usage/summary", params={"user_id": "99"}, headers=ADMIN)
     assert (reply.status, reply.body) == (404, {"detail": "User not found"})
 
@@ -429,9 +436,9 @@ async def test_update_recomputes_the_summary_and_records_the_request_id(
     before = (await send(http, sim, "GET", "usage/summary")).body
     headers = {**DEMO, "X-Request-ID": "req-1"}
     after = (await send(http, sim, "POST", "usage/update", json={}, headers=headers)).body
-    assert after["calls"]["total"] > before["calls"]["total"]
-    assert after["traffic"]["total"] > before["traffic"]["total"]
-    assert after["process_seconds"]["total"] > before["process_seconds"]["total"]
+    assert after["daily_api_calls"] > before["daily_api_calls"]
+    assert after["monthly_api_calls"] > before["monthly_api_calls"]
+    assert after["monthly_traffic"] > before["monthly_traffic"]
     assert (await send(http, sim, "GET", "usage/summary")).body == after
     headers = {**DEMO, "X-Request-ID": "req-2"}
     body = {"user_id": DEMO_USER_ID}
@@ -454,7 +461,7 @@ async def test_update_refusals_perform_nothing(
     reply = await send(
         http, sim, "POST", "usage/update", json={"user_id": OTHER_USER_ID}, headers=ADMIN
     )
-    assert reply.body["user_id"] == OTHER_USER_ID
+    assert reply.body == sim.summary_of(OTHER_USER_ID)
     assert sim.updates_performed == 1
 
 
@@ -797,7 +804,7 @@ async def test_response_headers_and_faults(
     )
     delayed = await send(http, sim, "GET", "usage/summary")
     assert delayed.headers.get("Cache-Control") == "max-age=5"
-    assert delayed.body["user_id"] == DEMO_USER_ID  # the delayed answer is whole
+    assert delayed.body == sim.summary_of(DEMO_USER_ID)  # the delayed answer is whole
     async with http.get(sim.api_url + "usage/summary", headers=DEMO) as truncated:
         assert truncated.headers.get("Cache-Control") == "max-age=5"
     replaced = [await send(http, sim, "GET", "usage/summary") for _ in range(3)]
@@ -927,7 +934,7 @@ def test_thread_runner() -> None:
     try:
         with pytest.raises(RuntimeError, match="already running"):
             sim.start_in_thread()
-        assert _get_json(sim.api_url + "usage/summary")["user_id"] == DEMO_USER_ID
+        assert _get_json(sim.api_url + "usage/summary") == sim.summary_of(DEMO_USER_ID)
     finally:
         sim.stop()
 

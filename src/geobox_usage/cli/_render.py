@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
+from geobox_usage.answers import usage_points
+
 __all__ = [
     "format_bytes",
     "format_seconds",
@@ -80,18 +82,11 @@ def render_json(console: Console, value: Any) -> None:
 
 def series_pairs(points: object) -> list[tuple[str, float]] | None:
     """The ``[time, value]`` pairs of an API usage answer, or ``None`` when it is not one."""
-    if not isinstance(points, list):
+    try:
+        parsed = usage_points(points)
+    except ValueError:
         return None
-    pairs: list[tuple[str, float]] = []
-    for point in points:
-        if not isinstance(point, list | tuple) or len(point) != 2:
-            return None
-        when, value = point
-        number = _number(value)
-        if number is None:
-            return None
-        pairs.append((str(when), number))
-    return pairs
+    return [(when.isoformat(), float(value)) for when, value in parsed]
 
 
 def points_csv(pairs: Sequence[tuple[str, float]], param: str) -> str:

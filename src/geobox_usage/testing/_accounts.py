@@ -61,6 +61,20 @@ DEMO_ACCESS_TOKEN: Final = "gbx-sim-demo-static-token"
 ADMIN_ACCESS_TOKEN: Final = "gbx-sim-admin-static-token"
 
 
+DEFAULT_LIMITS: Final[Mapping[str, int]] = MappingProxyType(
+    {
+        "available_storage": 396_210_733_056,
+        "max_daily_api_calls": 100_000_000,
+        "max_monthly_api_calls": 3_000_000_000,
+        "max_daily_traffic": 10_737_418_240,
+        "max_monthly_traffic": 322_122_547_200,
+        "max_daily_process": 576,
+        "max_monthly_process": 17_280,
+    }
+)
+"""The limit fields of a summary, as the official SDK's test data shows them."""
+
+
 @dataclass(frozen=True, slots=True)
 class SimUser:
     """A user account of the simulator.
@@ -73,9 +87,10 @@ class SimUser:
         is_admin: admins may read any user's keys and usage, and update any summary.
         first_name: served in the user object.
         last_name: served in the user object.
-        calls_limit: the ``calls.limit`` of the user's summary.
-        traffic_limit: the ``traffic.limit`` (bytes) of the user's summary.
-        process_seconds_limit: the ``process_seconds.limit`` of the user's summary.
+        limits: the limit fields of the user's summary, by name
+            (``max_daily_api_calls``, ``max_monthly_traffic``, ``available_storage``,
+            ...); the defaults are the official SDK's test data.
+        remaining_days: the summary's ``remaining_days`` (``None`` for no plan end).
     """
 
     id: int
@@ -85,9 +100,8 @@ class SimUser:
     is_admin: bool = False
     first_name: str = ""
     last_name: str = ""
-    calls_limit: int = 100_000
-    traffic_limit: int = 10_737_418_240
-    process_seconds_limit: float = 36_000.0
+    limits: Mapping[str, int] = field(default_factory=lambda: DEFAULT_LIMITS)
+    remaining_days: int | None = None
 
     def to_json(self) -> dict[str, object]:
         """The user object the API serves."""

@@ -2,7 +2,7 @@
 
 The simulator serves made-up but stable usage: the value of a bucket depends only on
 ``(seed, eid, scale, param, bucket start)``, process seconds only on
-``(seed, user, range)``, and summary totals only on ``(seed, user, number of updates)``.
+``(seed, user, range)``, and summary counters only on ``(seed, user, number of updates)``.
 Repeated calls, separate simulators with the same seed, and separate runs therefore
 agree, so a test can compare two fetches of the same range, or a client's answer with
 a raw fetch, and expect equality.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, astuple, dataclass
 from datetime import UTC, datetime, timedelta
 
 __all__ = [
@@ -114,35 +114,43 @@ def process_seconds(seed: int, user_id: int, start: datetime, end: datetime) -> 
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """A user's usage totals, as summed in the summary."""
+    """A user's usage counters, as the summary reports them (its fields' names)."""
 
-    calls: int
-    traffic: int
-    process_seconds: float
+    daily_api_calls: int
+    monthly_api_calls: int
+    daily_traffic: int
+    monthly_traffic: int
+    daily_process: int
+    monthly_process: int
+    used_storage: int
 
     def __add__(self, other: Totals) -> Totals:
-        return Totals(
-            self.calls + other.calls,
-            self.traffic + other.traffic,
-            round(self.process_seconds + other.process_seconds, 1),
-        )
+        return Totals(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    def as_fields(self) -> dict[str, int]:
+        """The counters by their summary field names."""
+        return asdict(self)
 
 
 def initial_totals(seed: int, user_id: int) -> Totals:
-    """The totals a user starts with, before any ``usage/update``."""
+    """The counters a user starts with, before any ``usage/update``."""
     rng = random.Random(f"summary|{seed}|{user_id}")
+    daily_calls, daily_traffic = rng.randint(0, 500), rng.randint(0, 5_000_000)
+    daily_process = rng.randint(0, 30)
     return Totals(
-        calls=rng.randint(100, 5_000),
-        traffic=rng.randint(1_000_000, 500_000_000),
-        process_seconds=round(rng.uniform(10.0, 3_000.0), 1),
+        daily_api_calls=daily_calls,
+        monthly_api_calls=daily_calls + rng.randint(100, 5_000),
+        daily_traffic=daily_traffic,
+        monthly_traffic=daily_traffic + rng.randint(1_000_000, 500_000_000),
+        daily_process=daily_process,
+        monthly_process=daily_process + rng.randint(0, 300),
+        used_storage=rng.randint(1_000_000, 5_000_000_000),
     )
 
 
 def update_increment(seed: int, user_id: int, number: int) -> Totals:
-    """What the ``number``-th update (counting from 1) of a user adds to its totals."""
+    """What the ``number``-th update (counting from 1) of a user adds to its counters:
+    the calls, traffic and processing it recounts count for the day and the month."""
     rng = random.Random(f"update|{seed}|{user_id}|{number}")
-    return Totals(
-        calls=rng.randint(1, 100),
-        traffic=rng.randint(1_000, 5_000_000),
-        process_seconds=round(rng.uniform(0.1, 30.0), 1),
-    )
+    calls, traffic, process = rng.randint(1, 100), rng.randint(1_000, 5_000_000), rng.randint(0, 3)
+    return Totals(calls, calls, traffic, traffic, process, process, rng.randint(0, 1_000_000))

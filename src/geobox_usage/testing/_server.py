@@ -17,8 +17,12 @@ thread (:mod:`._thread`) and the standalone entry point (:mod:`._runner`).
 
 Contract decisions the real API leaves open, fixed here (and relied upon by tests):
 
-* Usage points are returned oldest first, covering every bucket that overlaps the asked
-  range, then cut to the first ``limit`` points (default 10, at most 1000).
+* Answers have the real service's shapes (the official SDK's test data): usage is a
+  list of ``[time, value]`` pairs, process usage a bare number of seconds, the summary
+  (and the answer of an update) one flat object of 15 fields.
+* Usage points are returned oldest first, one per bucket that overlaps the asked range
+  and has data (a bucket whose value is 0 is left out), cut to the first ``limit``
+  points (default 10, at most 1000).
 * ``days_before_now`` takes precedence over ``from_date``/``to_date`` when both are given
   (dates are still checked for format).
 * An ``eid``, ``user_id`` or API key id that does not exist is a ``404`` (``Resource not
@@ -32,8 +36,7 @@ Contract decisions the real API leaves open, fixed here (and relied upon by test
   other path is ``404 {"detail": "Not Found"}``, a wrong method ``405``.
 * The rate limit, when enabled, is one fixed window shared by all requests (the token
   route included); ``X-RateLimit-Reset`` and ``Retry-After`` are decimal seconds.
-* ``updated_at`` in a summary is ISO 8601 in UTC with an offset (``+00:00``); usage
-  point times are naive ISO 8601 in UTC (``2026-11-20T00:00:00``).
+* Usage point times are naive ISO 8601 in UTC (``2026-11-20T00:00:00``).
 """
 
 from __future__ import annotations
@@ -101,7 +104,6 @@ class _Token:
 @dataclass(slots=True)
 class _Summary:
     totals: Totals
-    updated_at: datetime
     updates: int = 0
 
 
@@ -183,7 +185,7 @@ class SimulatedGeobox:
             api_keys: the API keys; defaults to :data:`DEFAULT_API_KEYS`.
             access_tokens: static bearer tokens, token to user id; defaults to
                 :data:`DEFAULT_ACCESS_TOKENS`. They never expire with time.
-            now: the wall clock ``days_before_now`` and ``updated_at`` read; freeze it
+            now: the wall clock ``days_before_now`` reads; freeze it
                 for deterministic answers. Defaults to the real UTC time.
             clock: the monotonic clock for token expiry, the rate limit and the log.
             token_ttl: seconds an issued token stays valid (also sent as ``expires_in``).
@@ -294,6 +296,20 @@ class SimulatedGeobox:
         """How many tokens ``auth/token/`` issued."""
         with self._lock:
             return self._tokens_issued
+
+    def summary_of(self, user_id: int) -> dict[str, object]:
+        """The summary the simulator serves for ``user_id`` now: what a client's
+        ``get_usage_summary`` for that user returns (the real answer has no user id,
+        so this is how a test tells whose summary it got).
+
+        Raises:
+            KeyError: no such user.
+        """
+        with self._lock:
+            user = self._users.get(user_id)
+            if user is None:
+                raise KeyError(f"the simulator has no user {user_id}")
+            return self._summary_json(user)
 
     @property
     def updates_performed(self) -> int:
@@ -605,11 +621,12 @@ class SimulatedGeobox:
         if query.errors or eid is None or scale is None or param is None or span is None:
             raise HTTPError(422, query.errors)
         self._permit(call.user, self._owner_of(eid))
-        buckets = islice(bucket_starts(span[0], span[1], scale), limit or _DEFAULT_LIMIT)
-        points = [
-            {"time": b.isoformat(), "value": usage_value(self.seed, eid, scale, param, b)}
-            for b in buckets
-        ]
+        valued = (
+            (b, usage_value(self.seed, eid, scale, param, b))
+            for b in bucket_starts(span[0], span[1], scale)
+        )
+        with_data = ((b, value) for b, value in valued if value)
+        points = [[b.isoformat(), v] for b, v in islice(with_data, limit or _DEFAULT_LIMIT)]
         return json_answer(200, points)
 
     def _get_process(self, call: _Call) -> Answer:
@@ -633,7 +650,6 @@ class SimulatedGeobox:
         summary = self._summary(target.id)
         summary.updates += 1
         summary.totals = summary.totals + update_increment(self.seed, target.id, summary.updates)
-        summary.updated_at = self._now()
         self._update_ids.append(call.request_id)
         return json_answer(200, self._summary_json(target))
 
@@ -666,23 +682,31 @@ class SimulatedGeobox:
     def _summary(self, user_id: int) -> _Summary:
         summary = self._summaries.get(user_id)
         if summary is None:
-            summary = _Summary(initial_totals(self.seed, user_id), self._now())
+            summary = _Summary(initial_totals(self.seed, user_id))
             self._summaries[user_id] = summary
         return summary
 
     def _summary_json(self, user: SimUser) -> dict[str, object]:
-        summary = self._summary(user.id)
-        stamp = summary.updated_at
-        stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+        """The summary as the real service answers it: one flat object of counters and
+        limits (the official SDK's test data), limits first as it lists them."""
+        counters = self._summary(user.id).totals.as_fields()
+        limits = user.limits
         return {
-            "user_id": user.id,
-            "calls": {"total": summary.totals.calls, "limit": user.calls_limit},
-            "traffic": {"total": summary.totals.traffic, "limit": user.traffic_limit},
-            "process_seconds": {
-                "total": summary.totals.process_seconds,
-                "limit": user.process_seconds_limit,
-            },
-            "updated_at": stamp.isoformat(),
+            "available_storage": limits["available_storage"],
+            "used_storage": counters["used_storage"],
+            "max_daily_api_calls": limits["max_daily_api_calls"],
+            "daily_api_calls": counters["daily_api_calls"],
+            "max_monthly_api_calls": limits["max_monthly_api_calls"],
+            "monthly_api_calls": counters["monthly_api_calls"],
+            "max_daily_traffic": limits["max_daily_traffic"],
+            "daily_traffic": counters["daily_traffic"],
+            "max_monthly_traffic": limits["max_monthly_traffic"],
+            "monthly_traffic": counters["monthly_traffic"],
+            "max_daily_process": limits["max_daily_process"],
+            "daily_process": counters["daily_process"],
+            "max_monthly_process": limits["max_monthly_process"],
+            "monthly_process": counters["monthly_process"],
+            "remaining_days": user.remaining_days,
         }
 
 
