@@ -6,6 +6,7 @@ import gc
 import inspect
 import warnings
 import weakref
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -235,3 +236,36 @@ def test_client_constructor_keeps_the_official_parameters_first() -> None:
     assert [p.name for p in params[: len(official)]] == official
     assert params[0].default == "https://api.geobox.ir" and params[1].default == "v1/"
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params[len(official) :])
+
+
+async def test_resources_built_by_hand_with_the_official_constructors(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    client = make_client()
+    user = AsyncUser(client, DEMO_USER_ID)  # the official AsyncUser(api, user_id, data={})
+    key = AsyncApiKey(client, DEMO_API_KEY_ID, {"key": DEMO_API_KEY, "name": "reports"})
+    for resource in (user, key):
+        points = await client.get_api_usage(
+            resource, UsageScale.Day, UsageParam.Calls, days_before_now=2
+        )
+        assert isinstance(points, list)
+    eids = [dict(r.query)["eid"] for r in sim.requests]
+    assert eids == [str(DEMO_USER_ID), DEMO_API_KEY]
+    assert key.key == DEMO_API_KEY and key.name == "reports"  # fields as attributes
+    assert user.data == {} and DEMO_API_KEY not in repr(key)
+    with pytest.raises(ValueError, match=r"has no key string in its data \(data\['key'\]\)"):
+        await client.get_api_usage(
+            AsyncApiKey(client, 9), UsageScale.Day, UsageParam.Calls, days_before_now=2
+        )
+
+
+def test_resource_fields_read_as_the_official_resources_read_them() -> None:
+    client = AsyncGeoboxClient(access_token="t", load_entrypoints=False)
+    fields = {"id": 7, "created_at": "2025-07-07T10:20:30.123456",
+              "last_login": "2025-07-08T01:02:03Z", "note": "2025-07"}  # fmt: skip
+    user = AsyncUser(client, 7, fields)
+    assert user.created_at == datetime(2025, 7, 7, 10, 20, 30, 123456)
+    assert user.last_login == datetime(2025, 7, 8, 1, 2, 3)
+    assert user.note == "2025-07"  # not a datetime form: the string as sent
+    assert user.data["created_at"] == "2025-07-07T10:20:30.123456"
+    assert {"created_at", "last_login", "note"} <= set(dir(user))

@@ -117,7 +117,7 @@ async def test_api_usage_resource_must_be_a_user_or_an_api_key(
     assert sim.requests == ()
 
 
-@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "7"])
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "0", "-1", "abc", "07", " 7", "7.0", "\u0667"])
 async def test_user_id_must_be_a_positive_integer(
     sim: SimulatedGeobox, client: AsyncGeoboxClient, bad: Any
 ) -> None:
@@ -143,7 +143,7 @@ async def test_process_usage_needs_a_period(
     assert sim.requests == ()
 
 
-@pytest.mark.parametrize("bad", [0, "3", None, True])
+@pytest.mark.parametrize("bad", [0, "0", "three", None, True])
 async def test_apikey_id_must_be_a_positive_integer(
     sim: SimulatedGeobox, client: AsyncGeoboxClient, bad: Any
 ) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from geobox_usage import AsyncUsage, UsageParam, UsageScale, specs
 from geobox_usage.testing import (
+    ADMIN_ACCESS_TOKEN,
     DEMO_ACCESS_TOKEN,
     DEMO_API_KEY,
     DEMO_API_KEY_ID,
@@ -183,3 +184,30 @@ async def test_default_host_and_version_build_the_official_base_url(no_geobox_en
     assert client.base_url == "https://api.geobox.ir/v1/"
     other = AsyncGeoboxClient("http://localhost:9000", "v2", access_token="t")
     assert other.base_url == "http://localhost:9000/v2/"
+
+
+async def test_ids_as_numeric_strings_are_sent_as_the_official_sdk_sends_them(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    client = make_client(access_token=ADMIN_ACCESS_TOKEN)
+    user = await client.get_user(str(DEMO_USER_ID))
+    key = await client.get_apikey(str(DEMO_API_KEY_ID))
+    await client.get_usage_summary(user_id=str(DEMO_USER_ID))
+    await client.update_usage(user_id=str(DEMO_USER_ID))
+    sent = [(r.method, r.path, r.query) for r in sim.requests]
+    assert sent == [
+        ("GET", f"users/{DEMO_USER_ID}/", (("f", "json"),)),
+        ("GET", f"apikeys/{DEMO_API_KEY_ID}/", (("f", "json"),)),
+        ("GET", "usage/summary", (("user_id", str(DEMO_USER_ID)),)),
+        ("POST", "usage/update", ()),
+    ]
+    assert json.loads(sim.requests[-1].body) == {"user_id": DEMO_USER_ID}
+    assert (user.user_id, key.key_id) == (DEMO_USER_ID, DEMO_API_KEY_ID)
+
+
+async def test_the_current_user_is_asked_for_as_json(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    await make_client().get_user()
+    (seen,) = sim.requests
+    assert (seen.method, seen.path, seen.query) == ("GET", "users/me/", (("f", "json"),))

@@ -30,6 +30,23 @@ def check_positive_int(name: str, value: object) -> int:
     return value
 
 
+def check_id(name: str, value: object) -> int:
+    """Return the id ``value`` names: a positive ``int``, or a string of decimal digits
+    (``"7"``), as the official SDK accepts; never a ``bool``, a float or ``"07"``."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and value[0] != "0":
+        return int(value)
+    if isinstance(value, str):
+        raise ValueError(
+            f"{name} must be a positive integer or a string of its digits, got {value!r}"
+        )
+    return check_positive_int(name, value)
+
+
+def check_optional_id(name: str, value: object) -> int | None:
+    """Like :func:`check_id`, letting ``None`` through."""
+    return None if value is None else check_id(name, value)
+
+
 def check_optional_positive_int(name: str, value: object) -> int | None:
     """Like :func:`check_positive_int`, letting ``None`` through."""
     return None if value is None else check_positive_int(name, value)

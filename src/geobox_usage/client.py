@@ -26,7 +26,7 @@ from geobox_usage._plugins import assemble, make_plugin_manager
 from geobox_usage._redact import Pairs
 from geobox_usage._secret import Secret
 from geobox_usage._spec import RequestSpec
-from geobox_usage._validation import check_positive_int
+from geobox_usage._validation import check_id
 from geobox_usage.config import (
     CacheConfig,
     CircuitBreakerConfig,
@@ -35,10 +35,12 @@ from geobox_usage.config import (
     TimeoutConfig,
 )
 from geobox_usage.enums import UsageParam, UsageScale
+from geobox_usage.errors import GeoboxError, HTTPStatusError, RateLimitError, ServerError
 from geobox_usage.events import EventBus
 from geobox_usage.logs import current_request_id
 from geobox_usage.pipeline import PipelineContext
 from geobox_usage.resources import AsyncApiKey, AsyncUser
+from geobox_usage.stages.auth import TOKEN_SPEC
 from geobox_usage.usage import AsyncUsage
 
 __all__ = ["AsyncGeoboxClient"]
@@ -48,6 +50,7 @@ T = TypeVar("T")
 DEFAULT_HOST = "https://api.geobox.ir"
 DEFAULT_VERSION = "v1/"
 _BASE_HEADERS = (("Accept", "application/json"),)
+_AS_JSON: Pairs = (("f", "json"),)
 _JSON_HEADERS = (*_BASE_HEADERS, ("Content-Type", "application/json"))
 
 
@@ -148,8 +151,38 @@ class AsyncGeoboxClient:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        """Open the session and log in, as the official SDK does: with a username and
+        password the token is fetched here, so credentials the server refuses raise
+        :class:`~geobox_usage.AuthenticationError` on entering (the client is then
+        closed). A login that fails for another reason (the connection, a 5xx) is left
+        to the first call, which retries it; used without ``async with``, the client
+        logs in on its first call."""
         await self._get_session()
+        try:
+            await self.pipeline.authenticate(self._login_request())
+        except GeoboxError as exc:
+            refused = isinstance(exc, HTTPStatusError) and not isinstance(
+                exc, ServerError | RateLimitError
+            )
+            if refused:
+                await self.close()
+                raise
+            self.context.events.emit(
+                "geobox.auth", action="login_deferred", error_type=type(exc).__name__
+            )
+        except BaseException:
+            await self.close()
+            raise
         return self
+
+    def _login_request(self) -> Request:
+        rid = current_request_id() or uuid.uuid4().hex
+        return Request(
+            spec=TOKEN_SPEC,
+            url=self.base_url + TOKEN_SPEC.path,
+            request_id=rid,
+            identity=self.context.identity,
+        )
 
     async def __aexit__(
         self,
@@ -242,23 +275,28 @@ class AsyncGeoboxClient:
     # -- users and keys -----------------------------------------------------------------
 
     async def get_user(self, user_id: int | str = "me") -> AsyncUser:
-        """Get a user: ``"me"`` (the default) for the credential's own user, or an id."""
+        """Get a user: ``"me"`` (the default) for the credential's own user, or an id
+        (an ``int`` or a string of digits, as the official SDK accepts).
+
+        Sends ``GET users/{id}/?f=json``, as the official SDK does.
+        """
         if user_id == "me":
-            data = await self.execute(specs.CURRENT_USER, target="me")
+            data = await self.execute(specs.CURRENT_USER, params=_AS_JSON, target="me")
         else:
-            checked = check_positive_int("user_id", user_id)
+            checked = check_id("user_id", user_id)
             data = await self.execute(
-                specs.USER, path_args={"user_id": checked}, target=str(checked)
+                specs.USER, params=_AS_JSON, path_args={"user_id": checked}, target=str(checked)
             )
         return AsyncUser(self, data["id"], data)
 
-    async def get_apikey(self, key_id: int) -> AsyncApiKey:
-        """Get an API key by its numeric id."""
-        checked = check_positive_int("key_id", key_id)
-        data = await self.execute(
-            specs.APIKEY, params=(("f", "json"),), path_args={"key_id": checked}
-        )
-        return AsyncApiKey(self, data["id"], data["key"], data)
+    async def get_apikey(self, key_id: int | str) -> AsyncApiKey:
+        """Get an API key by its id (an ``int`` or a string of digits).
+
+        Sends ``GET apikeys/{id}/?f=json``, as the official SDK does.
+        """
+        checked = check_id("key_id", key_id)
+        data = await self.execute(specs.APIKEY, params=_AS_JSON, path_args={"key_id": checked})
+        return AsyncApiKey(self, data["id"], data)
 
     # -- the four usage operations --------------------------------------------------------
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import aiohttp
 
 __all__ = [
+    "Authenticator",
     "Handler",
     "Pipeline",
     "PipelineContext",
@@ -74,6 +75,26 @@ class Stage(Protocol):
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
         """Handle ``request``, usually by awaiting ``call_next`` with it or a copy."""
+        ...
+
+
+@runtime_checkable
+class Authenticator(Protocol):
+    """A stage that can log in ahead of the first call (the built-in password auth).
+
+    The client calls :meth:`authenticate` when it enters ``async with``, as the official
+    SDK logs in there, so wrong credentials raise at once rather than on the first
+    call. A custom auth stage that fetches tokens should implement it too.
+    """
+
+    async def authenticate(self, request: Request, call_next: Handler) -> None:
+        """Obtain what later calls need (a token), sending through ``call_next``.
+
+        Args:
+            request: a request carrying the login's request id (its spec and URL are
+                the token endpoint's); build the real login request from it.
+            call_next: the rest of the pipeline below this stage.
+        """
         ...
 
 
@@ -149,15 +170,19 @@ class PipelineContext:
 class Pipeline:
     """Stages linked in slot order around a transport, ready to run requests."""
 
-    __slots__ = ("_handler", "stages", "transport")
+    __slots__ = ("_authenticators", "_handler", "stages", "transport")
 
     def __init__(self, stages: Sequence[PipelineStage], transport: Transport) -> None:
         self.stages: tuple[PipelineStage, ...] = tuple(sorted(stages, key=lambda s: s.slot))
         self.transport = transport
         handler: Handler = transport.send
+        authenticators: list[tuple[Authenticator, Handler]] = []
         for entry in reversed(self.stages):
+            if isinstance(entry.stage, Authenticator):
+                authenticators.append((entry.stage, handler))
             handler = partial(entry.stage, call_next=handler)
         self._handler = handler
+        self._authenticators = tuple(reversed(authenticators))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -167,6 +192,12 @@ class Pipeline:
     async def send(self, request: Request) -> Response:
         """Run ``request`` through every stage and the transport."""
         return await self._handler(request)
+
+    async def authenticate(self, request: Request) -> None:
+        """Let every :class:`Authenticator` stage log in, outermost first (each sends
+        through the stages below it); nothing happens when there is none."""
+        for stage, call_next in self._authenticators:
+            await stage.authenticate(request, call_next)
 
     async def aclose(self) -> None:
         """Close the stages (innermost first), then the transport; every one is tried."""

@@ -48,13 +48,13 @@ CURRENT_USER: RequestSpec[dict[str, Any]] = RequestSpec(
     name="get_user", method="GET", path="users/me/", idempotent=True,
     decode=_decode_user, cache=_CACHEABLE,
 )  # fmt: skip
-"""``GET users/me/``: the user the credential belongs to."""
+"""``GET users/me/?f=json``: the user the credential belongs to."""
 
 USER: RequestSpec[dict[str, Any]] = RequestSpec(
     name="get_user", method="GET", path="users/{user_id}/", idempotent=True,
     decode=_decode_user, cache=_CACHEABLE,
 )  # fmt: skip
-"""``GET users/{id}/``: a user by id."""
+"""``GET users/{id}/?f=json``: a user by id."""
 
 APIKEY: RequestSpec[dict[str, Any]] = RequestSpec(
     name="get_apikey", method="GET", path="apikeys/{key_id}/", idempotent=True,

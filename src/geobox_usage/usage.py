@@ -15,6 +15,7 @@ from geobox_usage._secret import Secret
 from geobox_usage._validation import (
     check_date_range,
     check_enum,
+    check_optional_id,
     check_optional_positive_int,
     format_date,
 )
@@ -93,7 +94,7 @@ class AsyncUsage:
         if isinstance(resource, AsyncUser):
             eid, target = str(resource.user_id), str(resource.user_id)
         elif isinstance(resource, AsyncApiKey):
-            eid, target = Secret(resource.key), f"apikey:{resource.key_id}"
+            eid, target = _key_of(resource), f"apikey:{resource.key_id}"
         else:
             raise ValueError(
                 "resource must be a 'user' or 'apikey' object (an AsyncUser or AsyncApiKey), "
@@ -176,14 +177,26 @@ class AsyncUsage:
             The recomputed summary, as the server sent it (the shape of
             :meth:`get_usage_summary`'s answer).
         """
-        checked = check_optional_positive_int("user_id", user_id)
+        checked = check_optional_id("user_id", user_id)
         body: dict[str, int] = {} if checked is None else {"user_id": checked}
         target = "me" if checked is None else str(checked)
         return await api.execute(specs.UPDATE_USAGE, json=body, target=target)
 
 
+def _key_of(resource: AsyncApiKey) -> Secret:
+    """The key string of ``resource`` (``data["key"]``), as a secret."""
+    key = resource.data.get("key")
+    if not isinstance(key, str) or not key:
+        raise ValueError(
+            f"the API key {resource.key_id!r} has no key string in its data (data['key']); "
+            "get it with client.get_apikey(key_id), or build AsyncApiKey(api, key_id, "
+            "{'key': ...})"
+        )
+    return Secret(key)
+
+
 def _user_params(user_id: object) -> tuple[Params, str]:
-    checked = check_optional_positive_int("user_id", user_id)
+    checked = check_optional_id("user_id", user_id)
     if checked is None:
         return (), "me"
     return (("user_id", str(checked)),), str(checked)

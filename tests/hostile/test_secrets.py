@@ -218,4 +218,4 @@ async def test_a_token_with_a_line_break_is_a_typed_error_that_hides_it() -> Non
     ) as client:  # fmt: skip
         with pytest.raises(ResponseDecodeError, match="line break or a control character"):
             await client.get_usage_summary()
-    assert served.token_requests == 1
+    assert served.token_requests == 2  # on entering (left to the first call), then by it

@@ -9,6 +9,7 @@ import pytest
 from geobox_usage import AsyncGeoboxClient, AuthenticationError, request_id
 from geobox_usage.testing import (
     DEMO_PASSWORD,
+    DEMO_USER_ID,
     DEMO_USERNAME,
     Fault,
     FaultPlan,
@@ -25,14 +26,49 @@ def password_client(sim: SimulatedGeobox, **kwargs: object):  # type: ignore[no-
 async def test_the_token_is_fetched_once_lazily_for_concurrent_first_calls(
     sim: SimulatedGeobox,
 ) -> None:
-    client, _ = password_client(sim)
-    async with client:
+    client, _ = password_client(sim)  # used without ``async with``: it logs in lazily
+    try:
         assert sim.token_requests == 0
         results = await gather_all(
             (client.get_process_usage(days_before_now=d) for d in range(1, 21)), limit=20
         )
+    finally:
+        await client.close()
     assert not [r for r in results if isinstance(r, BaseException)]
     assert sim.token_requests == 1
+
+
+async def test_async_with_logs_in_on_entering_as_the_official_sdk_does(
+    sim: SimulatedGeobox,
+) -> None:
+    client, rec = password_client(sim)
+    async with client:
+        assert sim.token_requests == 1
+        assert [r.path for r in sim.requests] == ["auth/token/"]
+        await client.get_usage_summary()
+    assert sim.token_requests == 1
+    assert [e["action"] for e in rec.named("geobox.auth")] == ["token_obtained"]
+
+
+async def test_a_wrong_password_raises_on_entering(sim: SimulatedGeobox) -> None:
+    client, _ = client_for(sim, username=DEMO_USERNAME, password="wrong")
+    with pytest.raises(AuthenticationError) as caught:
+        async with client:
+            pytest.fail("entered with a wrong password")
+    assert client.closed
+    assert caught.value.operation == "auth_token" and "wrong" not in str(caught.value)
+    assert sim.token_requests == 1
+
+
+async def test_a_login_that_fails_on_the_way_is_left_to_the_first_call(
+    sim: SimulatedGeobox,
+) -> None:
+    sim.faults = FaultPlan().sequence("auth/token/", Fault.status(503, html=True))
+    client, rec = password_client(sim)
+    async with client:  # a 503 is no verdict on the password: entering succeeds
+        assert await client.get_usage_summary() == sim.summary_of(DEMO_USER_ID)
+    assert sim.token_requests == 2
+    assert [e["action"] for e in rec.named("geobox.auth")] == ["login_deferred", "token_obtained"]
 
 
 async def test_50_calls_hitting_an_expired_token_cause_exactly_one_refresh(
@@ -60,10 +96,12 @@ async def test_50_calls_hitting_an_expired_token_cause_exactly_one_refresh(
 
 async def test_wrong_credentials_fail_at_once_without_a_loop(sim: SimulatedGeobox) -> None:
     client, rec = client_for(sim, username=DEMO_USERNAME, password="wrong")
-    async with client:
+    try:  # used without ``async with``: the calls log in
         results = await gather_all((client.get_usage_summary() for _ in range(10)), limit=10)
         with pytest.raises(AuthenticationError) as caught:
             await client.get_usage_summary()
+    finally:
+        await client.close()
     assert all(isinstance(r, AuthenticationError) for r in results)
     assert sim.token_requests == 1  # once, for all eleven calls
     assert sim.count("GET", "usage/summary") == 0

@@ -146,6 +146,11 @@ class PasswordAuth:
             token = await self._refresh(request, call_next, stale=token, reason="expired")
             return await call_next(request.with_header("Authorization", bearer(token)))
 
+    async def authenticate(self, request: Request, call_next: Handler) -> None:
+        """Fetch a token now unless one is held (the client logs in on ``async with``):
+        wrong credentials raise :class:`AuthenticationError` here, not on a later call."""
+        await self._valid_token(request, call_next)
+
     async def _valid_token(self, request: Request, call_next: Handler) -> Secret:
         token = self._token
         if token is not None and self._clock.monotonic() < self._expires_at:
