@@ -119,7 +119,8 @@ async def test_a_host_owned_session_is_used_and_never_closed(sim: SimulatedGeobo
         async with AsyncGeoboxClient(
             sim.base_url, access_token=DEMO_ACCESS_TOKEN, session=session
         ) as client:
-            assert await client.context.session() is session
+            view = await client.context.session()  # the host's pool, without its defaults
+            assert view is not session and view.connector is session.connector
             await client.get_usage_summary()
         assert not session.closed
         # the host can go on using its session after the client is gone

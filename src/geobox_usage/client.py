@@ -65,8 +65,10 @@ class AsyncGeoboxClient:
         access_token: a bearer token; else ``GEOBOX_ACCESS_TOKEN``. Wins over the others.
         apikey: an API key, sent as the ``apikey`` query parameter; else ``GEOBOX_APIKEY``.
         verify: verify TLS certificates.
-        session: an ``aiohttp.ClientSession`` owned by the host application; the client
-            uses it and never closes it. Without it the client opens its own on first
+        session: an ``aiohttp.ClientSession`` owned by the host application: the client
+            sends through its connection pool (and its tracing), never with its defaults
+            (headers, cookies, auth, ``raise_for_status``, ``base_url``), and never
+            closes it. Without it the client opens its own on first
             use (or on ``async with``) and closes it in :meth:`close`.
         plugins: extra pluggy plugins (objects or modules with ``@hookimpl`` functions).
             One whose ``plugin_name`` equals a built-in's replaces that built-in.
@@ -123,8 +125,8 @@ class AsyncGeoboxClient:
             password=password,
             host=urlsplit(self.base_url).netloc.lower(),
         )
-        self._session = session
-        self._owns_session = session is None
+        self._host_session = session
+        self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._connection_limit = rate_limit.max_concurrency if rate_limit else 100
         self.plugin_manager = make_plugin_manager(
@@ -204,7 +206,9 @@ class AsyncGeoboxClient:
             await self.pipeline.aclose()
         finally:
             session, self._session = self._session, None
-            if session is not None and self._owns_session:
+            if session is not None:
+                # Ours, or our view of the host's connection pool: closing a view
+                # leaves the host's connector and session open.
                 await session.close()
 
     @property
@@ -218,10 +222,14 @@ class AsyncGeoboxClient:
             return session
         if self._closed:
             raise RuntimeError("this AsyncGeoboxClient is closed; create a new one")
-        session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._connection_limit),
-            raise_for_status=False,
-        )
+        host = self._host_session
+        if host is None:
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connection_limit),
+                raise_for_status=False,
+            )
+        else:
+            session = _view_of(host)
         self._session = session
         return session
 
@@ -340,6 +348,27 @@ class AsyncGeoboxClient:
             f"AsyncGeoboxClient(base_url={self.base_url!r}, credentials={self.credentials!r}, "
             f"pipeline={' -> '.join(self.pipeline.names)!r})"
         )
+
+
+def _view_of(host: aiohttp.ClientSession) -> aiohttp.ClientSession:
+    """A session over the host's connection pool without the host's defaults.
+
+    The host's ``raise_for_status``, default headers (another service's
+    ``Authorization``), cookies, auth, ``base_url``, middlewares and timeouts would change
+    what this client sends and how it reads the answer; sharing only the connector (and
+    the host's tracing and proxy-from-environment choice) keeps the pool shared and the
+    requests ours. Closing the view leaves the host's connector open.
+    """
+    connector = host.connector
+    if host.closed or connector is None:
+        raise RuntimeError("the aiohttp.ClientSession given as session= is closed")
+    return aiohttp.ClientSession(
+        connector=connector,
+        connector_owner=False,
+        raise_for_status=False,
+        trust_env=host.trust_env,
+        trace_configs=list(host.trace_configs) or None,
+    )
 
 
 def _base_url(host: str, ver: str) -> str:
