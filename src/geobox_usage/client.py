@@ -31,6 +31,7 @@ from geobox_usage.config import (
     CacheConfig,
     CircuitBreakerConfig,
     RateLimitConfig,
+    ResponseLimits,
     RetryConfig,
     TimeoutConfig,
 )
@@ -77,6 +78,7 @@ class AsyncGeoboxClient:
         rate_limit: rate limit settings; ``None`` turns rate limiting off.
         circuit_breaker: breaker settings; ``None`` turns it off.
         timeout: per-attempt time limits.
+        limits: how much of an answer is read before it is refused (4 MiB by default).
         cache: cache settings; ``None`` (the default) stores nothing.
         clock: the clock stages use; tests may inject one.
         plugin_options: free-form settings that third-party plugins read from
@@ -104,6 +106,7 @@ class AsyncGeoboxClient:
         rate_limit: RateLimitConfig | None = RateLimitConfig(),
         circuit_breaker: CircuitBreakerConfig | None = CircuitBreakerConfig(),
         timeout: TimeoutConfig = TimeoutConfig(),
+        limits: ResponseLimits = ResponseLimits(),
         cache: CacheConfig | None = None,
         clock: Clock | None = None,
         plugin_options: Mapping[str, Any] | None = None,
@@ -116,6 +119,8 @@ class AsyncGeoboxClient:
         _check_type("cache", cache, CacheConfig)
         if not isinstance(timeout, TimeoutConfig):
             raise ValueError(f"timeout must be a TimeoutConfig, got {timeout!r}")
+        if not isinstance(limits, ResponseLimits):
+            raise ValueError(f"limits must be a ResponseLimits, got {limits!r}")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ValueError(f"session must be an aiohttp.ClientSession, got {session!r}")
         self.credentials = Credentials.resolve(
@@ -147,6 +152,7 @@ class AsyncGeoboxClient:
             session=self._get_session,
             hook=self.plugin_manager.hook,
             options=dict(plugin_options or {}),
+            limits=limits,
         )
         self.context, self.pipeline = assemble(self.plugin_manager, context)
 

@@ -14,6 +14,7 @@ __all__ = [
     "CacheConfig",
     "CircuitBreakerConfig",
     "RateLimitConfig",
+    "ResponseLimits",
     "RetryConfig",
     "TimeoutConfig",
 ]
@@ -157,6 +158,27 @@ class TimeoutConfig:
         owner = "TimeoutConfig"
         _positive(owner, "connect", self.connect)
         _positive(owner, "read", self.read)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseLimits:
+    """How much of an answer the client reads before it refuses it.
+
+    The usage API's answers are small (a summary is a few hundred bytes; a year of
+    hourly points under 300 KiB), so the default leaves ample room and still stops a
+    hostile or broken server, an endless body or a compression bomb, within a few MiB.
+
+    Attributes:
+        max_body_bytes: the most bytes of one answer's body, counted after
+            decompression. A successful answer past it raises
+            :class:`~geobox_usage.ResponseTooLargeError` (not retried); an error answer
+            past it is reported from its first ``max_body_bytes`` bytes.
+    """
+
+    max_body_bytes: int = 4 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        _positive_int("ResponseLimits", "max_body_bytes", self.max_body_bytes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ServerError",
     "TransportError",
     "ValidationError",
@@ -326,6 +327,36 @@ class ResponseDecodeError(GeoboxError):
         super().__init__(message, operation=operation, request_id=request_id, attempts=attempts)
 
 
+class ResponseTooLargeError(ResponseDecodeError):
+    """A successful answer whose body passed ``ResponseLimits.max_body_bytes``: reading
+    stopped there (decompressed bytes counted), and the connection was closed. Not
+    retried: the server would send the same.
+
+    Attributes:
+        limit: the limit in bytes.
+    """
+
+    def __init__(
+        self,
+        message: str = "the answer is too large",
+        *,
+        limit: int = 0,
+        status: int = 200,
+        operation: str | None = None,
+        request_id: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.limit = limit
+        super().__init__(
+            message,
+            status=status,
+            body="",
+            operation=operation,
+            request_id=request_id,
+            attempts=attempts,
+        )
+
+
 _STATUS_CLASSES: dict[int, type[HTTPStatusError]] = {
     400: ValidationError,
     401: AuthenticationError,
@@ -399,9 +430,12 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
 
 
 def _parse_detail(body: bytes) -> Any:
+    # An error body is read for its ``detail`` only; whatever cannot be read (not JSON,
+    # cut at the size limit, nested past the parser's recursion, a 5,000-digit number)
+    # leaves the error without one, and never raises in its place.
     try:
         parsed = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (RecursionError, ValueError):
         return None
     return parsed.get("detail") if isinstance(parsed, dict) else None
 

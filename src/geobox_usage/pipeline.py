@@ -29,6 +29,7 @@ from geobox_usage.config import (
     CacheConfig,
     CircuitBreakerConfig,
     RateLimitConfig,
+    ResponseLimits,
     RetryConfig,
     TimeoutConfig,
 )
@@ -140,6 +141,7 @@ class PipelineContext:
         rate_limit: rate limit settings, or ``None`` when rate limiting is off.
         circuit_breaker: breaker settings, or ``None`` when it is off.
         timeout: per-attempt time limits.
+        limits: how much of an answer is read before it is refused.
         cache: cache settings, or ``None`` when nothing is stored.
         verify: whether TLS certificates are verified.
         clock: the clock every stage uses (injectable for tests).
@@ -165,6 +167,7 @@ class PipelineContext:
     session: SessionProvider = field(repr=False)
     hook: pluggy.HookRelay = field(repr=False)
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    limits: ResponseLimits = ResponseLimits()
 
 
 class Pipeline:

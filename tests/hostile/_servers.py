@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 TOKEN = "tok-SECRET-token-0123456789abcdef"
@@ -47,9 +48,62 @@ class Served:
     token_requests: int = 0
 
 
+Writer = Callable[[asyncio.StreamWriter], Awaitable[None]]
+
+
+def json_answer(body: bytes, status: str = "200 OK") -> bytes:
+    """A complete answer with ``body`` as it is (any bytes, valid JSON or not)."""
+    return _raw_answer(body, status)
+
+
+async def endless(writer: asyncio.StreamWriter) -> None:
+    """A chunked 200 whose body never ends (until the client goes)."""
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+    writer.write(b"Transfer-Encoding: chunked\r\n\r\n")
+    chunk = b"[" + b"1," * 32_000
+    while True:
+        writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        await writer.drain()
+
+
+def huge(size: int, *, status: str = "200 OK", chunked: bool = False) -> Writer:
+    """An answer of ``size`` bytes, written piece by piece (never held whole)."""
+
+    async def write(writer: asyncio.StreamWriter) -> None:
+        writer.write(f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n".encode())
+        if chunked:
+            writer.write(b"Transfer-Encoding: chunked\r\n\r\n")
+        else:
+            writer.write(f"Content-Length: {size}\r\n\r\n".encode())
+        piece = b'{"detail": "' + b"x" * 65_000
+        sent = 0
+        while sent < size:
+            part = piece[: size - sent]
+            writer.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+            sent += len(part)
+            await writer.drain()
+
+    return write
+
+
+def gzip_bomb(inflated: int) -> Writer:
+    """A 200 whose gzip body inflates to ``inflated`` bytes of zeros."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    body = b"".join(packer.compress(block) for _ in range(inflated >> 20)) + packer.flush()
+
+    async def write(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+        writer.write(body)
+        await writer.drain()
+
+    return write
+
+
 @contextlib.asynccontextmanager
 async def misbehaving(
-    reply: bytes | None, *, token_answer: bytes | None = None
+    reply: bytes | Writer | None, *, token_answer: bytes | None = None
 ) -> AsyncIterator[Served]:
     """Serve on a free loopback port; yields the host to give the client.
 
@@ -75,7 +129,7 @@ async def misbehaving(
         path = head.split(b" ", 2)[1]
         if path.startswith(b"/v1/auth/token/"):
             served.token_requests += 1
-            answer: bytes | None = _raw_answer(
+            answer: bytes | Writer | None = _raw_answer(
                 token_answer
                 or json.dumps(
                     {"access_token": TOKEN, "token_type": "bearer", "expires_in": 3600}
@@ -87,6 +141,11 @@ async def misbehaving(
             answer = reply
         if answer is None:
             hanging.append(writer)  # say nothing, keep the connection open
+            return
+        if callable(answer):
+            with contextlib.suppress(ConnectionError):
+                await answer(writer)
+            writer.close()
             return
         writer.write(answer)
         with contextlib.suppress(ConnectionError):

@@ -18,12 +18,13 @@ from geobox_usage._messages import Request, Response
 from geobox_usage._redact import Pairs, scrub
 from geobox_usage._secret import Secret, reveal
 from geobox_usage._spec import DecodeProblem
-from geobox_usage.config import TimeoutConfig
+from geobox_usage.config import ResponseLimits, TimeoutConfig
 from geobox_usage.errors import (
     BODY_EXCERPT_BYTES,
     GeoboxError,
     GeoboxTimeoutError,
     ResponseDecodeError,
+    ResponseTooLargeError,
     TransportError,
     error_for_status,
 )
@@ -32,6 +33,8 @@ from geobox_usage.logs._processors import redact_text
 from geobox_usage.pipeline import PipelineContext, SessionProvider
 
 __all__ = ["AiohttpTransport", "geobox_usage_transport"]
+
+_CHUNK = 64 * 1024
 
 
 class AiohttpTransport:
@@ -42,6 +45,7 @@ class AiohttpTransport:
         timeout: per-attempt connect and read limits.
         clock: for ``Retry-After`` dates.
         verify: verify TLS certificates (``False`` only for tests against self-signed hosts).
+        limits: how much of an answer is read before it is refused.
     """
 
     def __init__(
@@ -51,8 +55,10 @@ class AiohttpTransport:
         clock: Clock,
         *,
         verify: bool = True,
+        limits: ResponseLimits = ResponseLimits(),
     ) -> None:
         self._session = session
+        self._max_body = limits.max_body_bytes
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeout.connect, sock_read=timeout.read
         )
@@ -64,7 +70,7 @@ class AiohttpTransport:
         started = time.perf_counter()
         failure: GeoboxError | None = None
         try:
-            status, headers, body = await self._exchange(session, request)
+            status, headers, body, whole = await self._exchange(session, request)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             failure = _failure(request, exc)
         if failure is not None:
@@ -74,7 +80,19 @@ class AiohttpTransport:
             raise failure
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         if not 200 <= status < 300:
+            # An error body past the limit is reported from the part read: its
+            # ``detail`` is then unreadable and left out, never parsed whole.
             raise error_for_status(request, status, headers, body, now=self._clock.time())
+        if not whole:
+            raise ResponseTooLargeError(
+                f"{request.operation}: {request.method} {request.display_url} answered "
+                f"{status} with a body over the limit of {self._max_body:,} bytes "
+                "(ResponseLimits.max_body_bytes); reading stopped there",
+                limit=self._max_body,
+                status=status,
+                operation=request.operation,
+                request_id=headers.get("X-Request-ID") or request.request_id,
+            )
         try:
             data = request.spec.decode(body)
         except DecodeProblem as exc:
@@ -99,8 +117,12 @@ class AiohttpTransport:
 
     async def _exchange(
         self, session: aiohttp.ClientSession, request: Request
-    ) -> tuple[int, CIMultiDictProxy[str], bytes]:
-        """Send ``request`` once and read the whole answer.
+    ) -> tuple[int, CIMultiDictProxy[str], bytes, bool]:
+        """Send ``request`` once and read the answer, up to the body limit.
+
+        Returns the status, the headers, the body (at most ``max_body_bytes`` of it,
+        decompressed) and whether that is the whole body. Past the limit, reading stops
+        and the connection is closed rather than drained.
 
         The only frame that holds aiohttp's objects (whose reprs show the URL with its
         query string): it appears in aiohttp's own tracebacks, which are never chained
@@ -116,10 +138,32 @@ class AiohttpTransport:
             ssl=self._ssl,
             allow_redirects=False,
         ) as answer:
-            return answer.status, answer.headers, await answer.read()
+            body, whole = await _read_capped(answer, self._max_body)
+            if not whole:
+                answer.close()  # the rest is never read: the connection goes
+            return answer.status, answer.headers, body, whole
 
     async def aclose(self) -> None:
         """Nothing to release: the client owns the session's lifetime."""
+
+
+async def _read_capped(answer: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of the body (decompressed), and whether that is all of it.
+
+    A declared ``Content-Length`` past the limit is refused before reading anything.
+    """
+    declared = answer.content_length
+    if declared is not None and declared > limit:
+        return b"", False
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in answer.content.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            chunks.append(chunk[: limit - (size - len(chunk))])
+            return b"".join(chunks), False
+        chunks.append(chunk)
+    return b"".join(chunks), True
 
 
 def _on_the_wire(pairs: Pairs) -> list[tuple[str, str]]:
@@ -196,4 +240,5 @@ def geobox_usage_transport(context: PipelineContext) -> AiohttpTransport:
         context.timeout,
         context.clock,
         verify=context.verify,
+        limits=context.limits,
     )
