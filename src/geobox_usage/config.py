@@ -104,12 +104,18 @@ class RateLimitConfig:
         period: the length of the rate window, in seconds.
         max_concurrency: the most requests in flight at once.
         adaptive: lower the rate on 429s and raise it back after successes (AIMD).
+        max_pause: the longest pause taken from ``X-RateLimit-Remaining: 0`` and
+            ``X-RateLimit-Reset``, whatever the server says.
+
+    Any positive rate works, below one per period too (``rate=1, period=10``, or
+    ``rate=0.5``: one request every two periods).
     """
 
     rate: float | None = None
     period: float = 1.0
     max_concurrency: int = 64
     adaptive: bool = True
+    max_pause: float = 60.0
 
     def __post_init__(self) -> None:
         owner = "RateLimitConfig"
@@ -117,6 +123,7 @@ class RateLimitConfig:
             _positive(owner, "rate", self.rate)
         _positive(owner, "period", self.period)
         _positive_int(owner, "max_concurrency", self.max_concurrency)
+        _positive(owner, "max_pause", self.max_pause)
         _require(
             isinstance(self.adaptive, bool),
             owner,

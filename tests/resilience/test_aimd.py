@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict
@@ -72,12 +73,36 @@ def test_meter_measures_recent_rate() -> None:
     assert meter.rate(5.0) == 0.0
 
 
-def test_pause_from_headers() -> None:
-    def h(**kv: str) -> CIMultiDict[str]:
-        return CIMultiDict({k.replace("_", "-"): v for k, v in kv.items()})
+NOW = 1_800_000_000.0  # a wall-clock time, seconds since the epoch
 
-    assert pause_from_headers(h(X_RateLimit_Remaining="0", X_RateLimit_Reset="1.5")) == 1.5
-    assert pause_from_headers(h(X_RateLimit_Remaining="3", X_RateLimit_Reset="1.5")) is None
-    assert pause_from_headers(h(X_RateLimit_Remaining="0", X_RateLimit_Reset="soon")) is None
-    assert pause_from_headers(h(X_RateLimit_Remaining="0")) is None
-    assert pause_from_headers(None) is None
+
+def _pause(remaining: str | None, reset: str | None, max_pause: float = 60.0) -> float | None:
+    headers: CIMultiDict[str] = CIMultiDict()
+    if remaining is not None:
+        headers["X-RateLimit-Remaining"] = remaining
+    if reset is not None:
+        headers["X-RateLimit-Reset"] = reset
+    return pause_from_headers(headers, now=NOW, max_pause=max_pause)
+
+
+@pytest.mark.parametrize(
+    ("remaining", "reset", "pause"),
+    [
+        ("0", "1.5", 1.5),
+        ("3", "1.5", None),
+        ("0", "soon", None),
+        ("0", None, None),
+        ("0", "0", None),
+        ("0", "-4", None),
+        ("0", "nan", None),
+        ("0", "inf", None),
+        ("0", "3600", 60.0),  # capped at max_pause
+        ("0", str(NOW + 2.5), 2.5),  # an epoch time, as many servers send
+        ("0", "1000000000", None),  # an epoch time long past: nothing to wait for
+        ("0", str(NOW + 10**9), 60.0),  # an absurd epoch time: capped
+    ],
+)
+def test_pause_from_headers(remaining: str | None, reset: str | None, pause: float | None) -> None:
+    got = _pause(remaining, reset)
+    assert got is None if pause is None else got == pytest.approx(pause)
+    assert pause_from_headers(None, now=NOW, max_pause=60.0) is None

@@ -25,6 +25,7 @@ from typing import Final
 __all__ = [
     "DECREASE_FACTOR",
     "MIN_RATE",
+    "PLAUSIBLE_WINDOW_S",
     "RECOVERY_STEPS",
     "AimdState",
     "RateMeter",
@@ -155,9 +156,24 @@ class RateMeter:
         return sum(self._counts) / span
 
 
-def pause_from_headers(headers: Mapping[str, str] | None) -> float | None:
+PLAUSIBLE_WINDOW_S: Final = 86_400.0
+"""The longest ``X-RateLimit-Reset`` read as seconds from now; larger values are epoch
+times (many servers send one), from which the seconds left are computed."""
+
+
+def pause_from_headers(
+    headers: Mapping[str, str] | None, *, now: float, max_pause: float
+) -> float | None:
     """Seconds to pause new attempts for, from ``X-RateLimit-Remaining: 0`` and
-    ``X-RateLimit-Reset: <seconds>``; ``None`` when the answer does not ask for it.
+    ``X-RateLimit-Reset``; ``None`` when the answer does not ask for one.
+
+    Args:
+        headers: the answer's headers.
+        now: the wall-clock time, seconds since the epoch (for an epoch ``Reset``).
+        max_pause: the longest pause taken from headers, whatever they say.
+
+    A ``Reset`` beyond :data:`PLAUSIBLE_WINDOW_S` is an epoch time; one already past,
+    unreadable, not finite or not positive asks for nothing.
     """
     if headers is None or headers.get("X-RateLimit-Remaining", "").strip() != "0":
         return None
@@ -165,6 +181,10 @@ def pause_from_headers(headers: Mapping[str, str] | None) -> float | None:
         seconds = float(headers.get("X-RateLimit-Reset", ""))
     except ValueError:
         return None
-    if not math.isfinite(seconds) or seconds <= 0:
+    if not math.isfinite(seconds):
         return None
-    return seconds
+    if seconds > PLAUSIBLE_WINDOW_S:
+        seconds -= now
+    if seconds <= 0:
+        return None
+    return min(seconds, max_pause)

@@ -3,17 +3,21 @@
 Every attempt (not a cache hit: the cache sits outside) passes, in order:
 
 1. a pause, while the server said ``X-RateLimit-Remaining: 0`` until
-   ``X-RateLimit-Reset``;
-2. the rate limiter, an :class:`aiolimiter.AsyncLimiter`: the configured
-   ``rate`` per ``period``, or the lower adaptive rate after 429s, or none at all;
+   ``X-RateLimit-Reset`` (seconds, or an epoch time; at most ``max_pause``). A pause
+   that would pass the call's deadline fails the call at once with a
+   :class:`~geobox_usage.RateLimitError`; nothing is sent;
+2. the pacer (:class:`~geobox_usage.resilience._pacer.Pacer`, a GCRA): the configured
+   ``rate`` per ``period`` (below one per period too), or the lower adaptive rate
+   after 429s, or none at all. There is one pacer whose rate changes, and waiters
+   follow the rate as it is when they wake, so a restored rate frees them at once;
 3. an :class:`asyncio.Semaphore` of ``max_concurrency`` slots, held while the attempt
    is in flight.
 
 Adaptive mode (the pure rules are in :mod:`geobox_usage.resilience._aimd`): a 429 halves
 the allowed rate (starting from the measured send rate when no rate is configured);
 successes add it back step by step until the configured rate (or no limit) is restored.
-Changes are ``geobox.ratelimit`` events: ``slowdown`` on a cut, ``speedup`` when the
-rate is restored, ``pause`` when the headers ask for one.
+Changes are ``geobox.ratelimit`` events: ``slowdown`` on a cut that lowered the rate,
+``speedup`` when the rate is restored, ``pause`` when the headers ask for one.
 
 Everything acquired is released in ``finally``/``async with``: a cancelled attempt
 gives back its slot at once.
@@ -23,8 +27,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-
-from aiolimiter import AsyncLimiter
 
 from geobox_usage._clock import Clock
 from geobox_usage._messages import Request, Response
@@ -40,6 +42,7 @@ from geobox_usage.resilience._aimd import (
     on_throttle,
     pause_from_headers,
 )
+from geobox_usage.resilience._pacer import Pacer
 
 __all__ = ["RateLimitStage", "geobox_usage_stage"]
 
@@ -60,9 +63,8 @@ class RateLimitStage:
         "_aimd",
         "_clock",
         "_events",
-        "_fixed",
-        "_limiter",
         "_meter",
+        "_pacer",
         "_pause_until",
         "_slots",
         "config",
@@ -74,8 +76,9 @@ class RateLimitStage:
         self._events = events
         self._slots = asyncio.Semaphore(config.max_concurrency)
         ceiling = config.rate / config.period if config.rate is not None else None
-        self._fixed = AsyncLimiter(config.rate, config.period) if config.rate else None
-        self._limiter: AsyncLimiter | None = self._fixed
+        # A burst of one period's requests, as a window limiter of ``rate`` per
+        # ``period`` allows (at least one).
+        self._pacer = Pacer(ceiling, clock, burst=config.rate or 1.0)
         self._aimd: AimdState | None = AimdState.initial(ceiling) if config.adaptive else None
         self._meter = RateMeter() if config.adaptive and ceiling is None else None
         self._pause_until = 0.0
@@ -95,10 +98,10 @@ class RateLimitStage:
     async def __call__(self, request: Request, call_next: Handler) -> Response:
         """Wait for a pause, the rate and a free slot; then send, and learn from the answer."""
         if self._pause_until:
-            await self._wait_for_pause()
-        limiter = self._limiter
-        if limiter is not None:
-            await limiter.acquire()
+            await self._wait_for_pause(request)
+        pacer = self._pacer
+        if not pacer.try_take(self._clock.monotonic()):
+            await pacer.acquire()
         async with self._slots:
             aimd = self._aimd
             epoch = aimd.epoch if aimd is not None else 0
@@ -116,16 +119,31 @@ class RateLimitStage:
                 self._recovered()
             return response
 
-    async def _wait_for_pause(self) -> None:
+    async def _wait_for_pause(self, request: Request) -> None:
         while True:
-            remaining = self._pause_until - self._clock.monotonic()
+            now = self._clock.monotonic()
+            remaining = self._pause_until - now
             if remaining <= 0:
                 self._pause_until = 0.0
                 return
+            if request.deadline is not None and self._pause_until >= request.deadline:
+                raise self._paused_past_deadline(request, remaining)
             await self._clock.sleep(remaining)
 
+    @staticmethod
+    def _paused_past_deadline(request: Request, remaining: float) -> RateLimitError:
+        return RateLimitError(
+            f"{request.operation}: the server asked (X-RateLimit-Remaining: 0) to wait "
+            f"{remaining:.3g}s, past the call's deadline; nothing was sent",
+            method=request.method,
+            url=request.display_url,
+            retry_after=remaining,
+            operation=request.operation,
+            request_id=request.request_id,
+        )
+
     def _observe(self, headers: Mapping[str, str] | None) -> None:
-        pause = pause_from_headers(headers)
+        pause = pause_from_headers(headers, now=self._clock.time(), max_pause=self.config.max_pause)
         if pause is None:
             return
         until = self._clock.monotonic() + pause
@@ -146,10 +164,12 @@ class RateLimitStage:
         cut = on_throttle(aimd, sent_epoch=epoch, measured=measured)
         if cut is aimd:
             return  # a 429 to an attempt sent before the last cut: already accounted for
+        lowered = cut.rate != aimd.rate
         self._set_rate(cut)
-        self._events.emit(
-            "geobox.ratelimit", action="slowdown", rate=cut.rate, reason="429", pause_s=None
-        )
+        if lowered:  # at the floor a cut changes nothing, and says so not again
+            self._events.emit(
+                "geobox.ratelimit", action="slowdown", rate=cut.rate, reason="429", pause_s=None
+            )
 
     def _recovered(self) -> None:
         aimd = self._aimd
@@ -167,15 +187,13 @@ class RateLimitStage:
 
     def _set_rate(self, state: AimdState) -> None:
         self._aimd = state
-        rate = state.rate
-        if rate is None:
-            self._limiter = None
-        elif state.rate == state.ceiling:
-            self._limiter = self._fixed
+        pacer = self._pacer
+        pacer.rate = state.rate  # the one pacer: its waiters follow the new rate
+        if state.rate is not None and state.rate != state.ceiling:
+            # A small burst keeps an adaptive rate's pacing smooth.
+            pacer.burst = max(1.0, state.rate * _ADAPTIVE_BURST_S)
         else:
-            # A small burst keeps the pacing smooth; aiolimiter needs capacity >= 1.
-            capacity = max(1.0, rate * _ADAPTIVE_BURST_S)
-            self._limiter = AsyncLimiter(capacity, capacity / rate)
+            pacer.burst = self.config.rate or 1.0
 
     def __repr__(self) -> str:
         return f"RateLimitStage({self.config!r}, rate={self.rate!r})"

@@ -35,6 +35,7 @@ from tenacity import AsyncRetrying, RetryCallState, stop_never
 
 from geobox_usage._clock import Clock
 from geobox_usage._messages import Request, Response
+from geobox_usage._sent import request_started
 from geobox_usage.config import RetryConfig
 from geobox_usage.errors import GeoboxError, GeoboxTimeoutError
 from geobox_usage.events import EventBus
@@ -106,6 +107,7 @@ class RetryStage:
         retrying: _RetryingCall | None = None
         started = time.perf_counter()
         error: GeoboxTimeoutError | None = None
+        started_mark = request_started.set(False)
         try:
             async with asyncio.timeout(deadline - now) as scope:
                 try:
@@ -120,13 +122,15 @@ class RetryStage:
             error = GeoboxTimeoutError(
                 f"{request.operation}: {request.method} {request.display_url} did not "
                 f"complete within the call's deadline of {deadline - now:g}s",
-                request_sent=True,
+                request_sent=request_started.get(),
                 operation=request.operation,
                 request_id=request.request_id,
                 attempts=attempts,
             )
             if self._events.listeners:
                 self._emit(first.for_attempt(attempts), None, started, error, GiveUp(DEADLINE))
+        finally:
+            request_started.reset(started_mark)
         if error is not None:
             # Raised outside the ``except`` block: the timeout's context is the
             # cancellation of the attempt inside aiohttp, whose traceback's locals hold

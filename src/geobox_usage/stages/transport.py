@@ -17,6 +17,7 @@ from geobox_usage._clock import Clock
 from geobox_usage._messages import Request, Response
 from geobox_usage._redact import Pairs, scrub
 from geobox_usage._secret import Secret, reveal
+from geobox_usage._sent import request_started
 from geobox_usage._spec import DecodeProblem
 from geobox_usage.config import ResponseLimits, TimeoutConfig
 from geobox_usage.errors import (
@@ -69,6 +70,7 @@ class AiohttpTransport:
         session = await self._session()
         started = time.perf_counter()
         failure: GeoboxError | None = None
+        request_started.set(True)
         try:
             status, headers, body, whole = await self._exchange(session, request)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
