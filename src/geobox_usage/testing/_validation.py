@@ -151,6 +151,8 @@ def body_user_id(body: bytes) -> int | None:
     user_id = value.get("user_id")
     if user_id is None:
         return None
+    if isinstance(user_id, str) and user_id.isascii() and user_id.isdigit():
+        return int(user_id)  # pydantic coerces a string of digits, as the real service does
     if isinstance(user_id, bool) or not isinstance(user_id, int):
         msg = "value is not a valid integer"
         raise HTTPError(422, [error_item(("body", "user_id"), msg, "type_error.integer")])
