@@ -175,7 +175,13 @@ def _fixture_test_passed(sim: SimulatedGeobox, out: str) -> None:
     assert "1 passed" in out
 
 
+def _web_request_id_carried(sim: SimulatedGeobox, out: str) -> None:
+    assert out.startswith("200 ")
+    assert sim.requests[-1].header("X-Request-ID") == "web-42"
+
+
 CHECKS: dict[str, Check] = {
+    "aiohttp_service.py": _web_request_id_carried,
     "fixture_test.py": _fixture_test_passed,
     "stamp_stage.py": _stamped,
     "request_id.py": _request_id_sent,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 from pathlib import Path
@@ -32,11 +33,11 @@ def load_example(name: str) -> ModuleType:
     return module
 
 
-async def test_custom_auth_plugin_replaces_the_builtin_and_rotates_tokens(
+async def test_custom_auth_plugin_replaces_the_builtin_and_refreshes_on_401(
     sim: SimulatedGeobox, make_client: ClientFactory
 ) -> None:
     example = load_example("custom_auth")
-    tokens = iter([DEMO_ACCESS_TOKEN, ADMIN_ACCESS_TOKEN, "revoked-token"])
+    tokens = iter(["revoked-token", DEMO_ACCESS_TOKEN, ADMIN_ACCESS_TOKEN, "revoked-again"])
 
     async def vault() -> str:
         return next(tokens)
@@ -45,15 +46,30 @@ async def test_custom_auth_plugin_replaces_the_builtin_and_rotates_tokens(
     client = make_client(no_credentials=True, plugins=[plugin])
     assert "vault-auth" in client.pipeline.names and "auth" not in client.pipeline.names
     assert client.context.identity.startswith("vault:")
-    assert await client.get_usage_summary() == sim.summary_of(7)
-    assert (await client.get_user()).username == "admin"  # the rotated token is used
+    # The store's first token is refused: one refresh, and the call is repeated once.
+    results = await asyncio.gather(*(client.get_usage_summary() for _ in range(5)))
+    assert all(r == sim.summary_of(7) for r in results)
+    assert plugin.fetches == 2  # the 401s of five calls at once made one refresh
+    assert await client.get_usage_summary() == sim.summary_of(7)  # the kept token
+    assert plugin.fetches == 2
+    sent = [r.header("Authorization") for r in sim.requests]
+    assert set(sent) == {"Bearer revoked-token", f"Bearer {DEMO_ACCESS_TOKEN}"}
+    assert sent[-1] == f"Bearer {DEMO_ACCESS_TOKEN}"
+    assert "revoked-token" not in repr(plugin)
+
+
+async def test_custom_auth_plugin_gives_up_when_the_store_has_nothing_better(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    example = load_example("custom_auth")
+
+    async def vault() -> str:
+        return "revoked-token"
+
+    client = make_client(no_credentials=True, plugins=[example.VaultTokenAuth(vault, account="a")])
     with pytest.raises(AuthenticationError):
         await client.get_usage_summary()
-    assert [r.header("Authorization") for r in sim.requests] == [
-        f"Bearer {DEMO_ACCESS_TOKEN}",
-        f"Bearer {ADMIN_ACCESS_TOKEN}",
-        "Bearer revoked-token",
-    ]
+    assert sim.count("GET", "usage/summary") == 1  # not repeated with the same token
 
 
 async def test_custom_cache_plugin_serves_copies_and_keeps_credentials_apart(
