@@ -34,6 +34,10 @@ class PipelineEvent:
 
 
 EventListener = Callable[[PipelineEvent], None]
+"""A callable that receives events. It may also have a ``wants(name, level)`` method
+saying whether it would use an event of that name at that log level (``logging.DEBUG``
+for routine ones): a stage asks :meth:`EventBus.wants` before it builds a routine event,
+so that no event is built per call when no listener would use it."""
 
 
 class EventBus:
@@ -52,6 +56,17 @@ class EventBus:
     def subscribe(self, listener: EventListener) -> None:
         """Add a listener (for a client's lifetime)."""
         self._listeners = (*self._listeners, listener)
+
+    def wants(self, name: str, level: int) -> bool:
+        """Whether some listener would use an event ``name`` at log ``level``.
+
+        A listener without a ``wants`` method wants every event.
+        """
+        for listener in self._listeners:
+            wants = getattr(listener, "wants", None)
+            if wants is None or wants(name, level):
+                return True
+        return False
 
     def emit(self, name: str, **fields: Any) -> None:
         """Deliver an event named ``name`` with ``fields`` to every listener."""

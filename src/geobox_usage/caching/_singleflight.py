@@ -17,7 +17,7 @@ and cause), so what is set on one caller's error never shows in another's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 from geobox_usage.errors import GeoboxError, copy_for_caller
@@ -44,13 +44,13 @@ class SingleFlight(Generic[T]):
     __slots__ = ("_flights",)
 
     def __init__(self) -> None:
-        self._flights: dict[str, _Flight[T]] = {}
+        self._flights: dict[Hashable, _Flight[T]] = {}
 
     def __len__(self) -> int:
         """How many keys have an execution in flight."""
         return len(self._flights)
 
-    async def run(self, key: str, work: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
+    async def run(self, key: Hashable, work: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """Run ``work`` for ``key``, or share the outcome of the execution in flight.
 
         Args:
@@ -69,7 +69,7 @@ class SingleFlight(Generic[T]):
         while True:
             flight = self._flights.get(key)
             if flight is None:
-                return await self._lead(key, work), True
+                return await self._lead(key, work), True  # no one to share with: no future
             outcome = await self._follow(flight)
             if outcome is None:
                 continue  # the leader was cancelled: lead now, or follow whoever does
@@ -80,7 +80,7 @@ class SingleFlight(Generic[T]):
                 raise error
             return value, False  # type: ignore[return-value]
 
-    async def _lead(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
+    async def _lead(self, key: Hashable, work: Callable[[], Awaitable[T]]) -> T:
         flight: _Flight[T] = _Flight()
         self._flights[key] = flight
         try:
@@ -101,7 +101,7 @@ class SingleFlight(Generic[T]):
             done = flight.done = asyncio.get_running_loop().create_future()
         return await asyncio.shield(done)
 
-    def _finish(self, key: str, flight: _Flight[T], outcome: _Outcome[T]) -> None:
+    def _finish(self, key: Hashable, flight: _Flight[T], outcome: _Outcome[T]) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]
         done = flight.done

@@ -20,6 +20,7 @@ see :func:`emit_audit`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -67,12 +68,41 @@ _host_audit = structlog.wrap_logger(
 )
 
 
+_host_check: tuple[object, Callable[[int], bool] | None] = (None, None)
+
+
+def _host_level_check() -> Callable[[int], bool] | None:
+    """The host's own level check, when its structlog wrapper class has one.
+
+    A filtering bound logger (``make_filtering_bound_logger``) or structlog's stdlib
+    ``BoundLogger`` answers ``is_enabled_for(level)``; it is looked up once per
+    configuration (``structlog.configure`` installs a new wrapper class) and asked on
+    each event, so a level changed later is seen.
+    """
+    global _host_check
+    wrapper = structlog.get_config()["wrapper_class"]
+    if _host_check[0] is not wrapper:
+        check: Callable[[int], bool] | None = None
+        if hasattr(wrapper, "is_enabled_for"):
+            try:
+                check = structlog.get_logger(LOGGER_NAME).bind().is_enabled_for
+            except Exception:  # an unusual factory: let the host's chain decide
+                check = None
+        _host_check = (wrapper, check)
+    return _host_check[1]
+
+
 def enabled(level: int) -> bool:
     """Whether an event at ``level`` may be logged (cheap; lets callers skip building it).
 
-    Always ``True`` when the host configured structlog: its chain decides.
+    With structlog configured by the host, its wrapper class's level check decides when
+    it has one (a filtering bound logger at WARNING drops INFO events before anything is
+    built); otherwise the host's chain decides and this answers ``True``.
     """
-    return structlog.is_configured() or _stdlib.isEnabledFor(level)
+    if not structlog.is_configured():
+        return _stdlib.isEnabledFor(level)
+    check = _host_level_check()
+    return True if check is None else check(level)
 
 
 def emit(level: int, event: str, fields: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ Non-idempotent calls are never coalesced nor cached.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -104,14 +104,16 @@ class CacheStage:
             finally:
                 self.invalidate(request.identity, spec.cache.invalidates)
         generation = self._generations.get((request.identity, spec.name), 0)
+        backend = self._backend
+        if backend is None or not spec.cache.store:
+            # Single flight only: a tuple is key enough (secrets in it are ``Secret``
+            # values, hashable and never shown), and costs no encoding per call.
+            flight = (request.identity, spec.method, request.url, request.params, generation)
+            return await self._shared(flight, request, call_next, "coalesced")
         key = cache_key(
             identity=request.identity, method=spec.method, url=request.url, params=request.params
         )
-        key = f"{key}#{generation}"
-        backend = self._backend
-        if backend is None or not spec.cache.store:
-            return await self._shared(key, request, call_next, "coalesced")
-        return await self._cached(backend, key, request, call_next)
+        return await self._cached(backend, f"{key}#{generation}", request, call_next)
 
     def invalidate(self, identity: str, operations: frozenset[str]) -> None:
         """Make every entry and flight of ``operations`` for ``identity`` unreachable."""
@@ -120,7 +122,7 @@ class CacheStage:
             self._generations[slot] = self._generations.get(slot, 0) + 1
 
     async def _shared(
-        self, key: str, request: Request, call_next: Handler, label: str | None
+        self, key: Hashable, request: Request, call_next: Handler, label: str | None
     ) -> Response:
         response, led = await self._flights.run(key, partial(call_next, request))
         if led:

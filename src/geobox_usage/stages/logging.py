@@ -173,6 +173,22 @@ def _int_field(data: Any, name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+class _PipelineEventLogger:
+    """The listener that logs pipeline events; it wants only what a logger would keep."""
+
+    __slots__ = ()
+
+    def __call__(self, event: PipelineEvent) -> None:
+        log_pipeline_event(event)
+
+    @staticmethod
+    def wants(name: str, level: int) -> bool:
+        return enabled(level)
+
+
+_PIPELINE_EVENT_LOGGER = _PipelineEventLogger()
+
+
 def log_pipeline_event(event: PipelineEvent) -> None:
     """Turn a pipeline event into a log event at the level its content calls for."""
     fields = event.fields
@@ -208,4 +224,4 @@ def geobox_usage_stage(context: PipelineContext) -> PipelineStage:
 @hookimpl
 def geobox_usage_listener(context: PipelineContext) -> EventListener:
     """Log the other stages' events (attempts, waits, breaker, rate limit, auth)."""
-    return log_pipeline_event
+    return _PIPELINE_EVENT_LOGGER

@@ -26,6 +26,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from dataclasses import replace
@@ -57,6 +58,7 @@ from geobox_usage.resilience._decision import (
 __all__ = ["RetryStage", "geobox_usage_stage"]
 
 _NO_RETRY = RetryConfig(attempts=1)
+ATTEMPT_EVENT = "geobox.attempt"
 
 
 class RetryStage:
@@ -136,7 +138,7 @@ class RetryStage:
             # cancellation of the attempt inside aiohttp, whose traceback's locals hold
             # the URL (with the API key) and the headers.
             raise error
-        if self._events.listeners:
+        if self._events.wants(ATTEMPT_EVENT, logging.DEBUG):  # a routine success
             self._emit(first, response.status, started, None, None)
         return response
 
@@ -151,7 +153,7 @@ class RetryStage:
         """Emit the ``geobox.attempt`` event for one finished attempt."""
         retry = decision if isinstance(decision, Retry) else None
         self._events.emit(
-            "geobox.attempt",
+            ATTEMPT_EVENT,
             operation=request.operation,
             method=request.method,
             path=request.path,

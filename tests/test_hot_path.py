@@ -1,0 +1,101 @@
+"""Guards on the per-call work: what a call must not build when nothing needs it.
+
+Not timings (those are the benchmark's): counts of objects a profiler showed to cost, so
+that per-call work that comes back fails a fast test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+import pytest
+import structlog
+
+from geobox_usage import events as events_module
+from geobox_usage.logs import _emit
+from geobox_usage.testing import SimulatedGeobox
+
+from .conftest import ClientFactory
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts pipeline events built and log events emitted."""
+    counts = {"events": 0, "logged": 0, "tasks": 0}
+    real_event, real_emit = events_module.PipelineEvent, _emit.emit
+
+    def event(*args: Any, **kwargs: Any) -> Any:
+        counts["events"] += 1
+        return real_event(*args, **kwargs)
+
+    def emit(*args: Any, **kwargs: Any) -> None:
+        counts["logged"] += 1
+        real_emit(*args, **kwargs)
+
+    monkeypatch.setattr(events_module, "PipelineEvent", event)
+    monkeypatch.setattr(_emit, "emit", emit)
+    monkeypatch.setattr("geobox_usage.stages.logging.emit", emit)
+    return counts
+
+
+@pytest.mark.parametrize("host_logging", ["structlog-warning", "stdlib-warning"])
+async def test_a_call_whose_events_no_logger_wants_builds_none(
+    sim: SimulatedGeobox,
+    make_client: ClientFactory,
+    counted: dict[str, int],
+    host_logging: str,
+) -> None:
+    if host_logging == "structlog-warning":
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    else:
+        logging.getLogger("geobox_usage").setLevel(logging.WARNING)
+    try:
+        client = make_client()
+        for days in range(1, 6):  # distinct calls, all successful at the first attempt
+            await client.get_process_usage(days_before_now=days)
+    finally:
+        logging.getLogger("geobox_usage").setLevel(logging.NOTSET)
+    assert counted == {"events": 0, "logged": 0, "tasks": 0}
+
+
+async def test_the_same_calls_are_logged_when_a_logger_wants_them(
+    sim: SimulatedGeobox, make_client: ClientFactory, counted: dict[str, int]
+) -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    client = make_client()
+    for days in range(1, 6):
+        await client.get_process_usage(days_before_now=days)
+    assert counted["events"] == 5  # one geobox.attempt per call
+    assert counted["logged"] == 10  # and each call's geobox.call
+
+
+async def test_a_get_that_no_one_shares_creates_no_task_or_future(
+    sim: SimulatedGeobox, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client()
+    await client.get_process_usage(days_before_now=1)  # warm: the session exists
+    loop = asyncio.get_running_loop()
+    made = {"tasks": 0, "futures": 0}
+    real_task, real_future = loop.create_task, loop.create_future
+
+    def ours() -> bool:
+        # Made by this library's own code (not by aiohttp, nor by the simulator serving
+        # on this loop): the frame that asked for it is one of ours.
+        caller = sys._getframe(2).f_code.co_filename
+        return "geobox_usage" in caller and "testing" not in caller
+
+    def task(*args: Any, **kwargs: Any) -> Any:
+        made["tasks"] += ours()
+        return real_task(*args, **kwargs)
+
+    def future() -> Any:
+        made["futures"] += ours()
+        return real_future()
+
+    monkeypatch.setattr(loop, "create_task", task)
+    monkeypatch.setattr(loop, "create_future", future)
+    await client.get_process_usage(days_before_now=2)
+    assert made == {"tasks": 0, "futures": 0}  # the pipeline starts none for a lone call
