@@ -157,16 +157,8 @@ def whoami(settings: ConnectionSettings, as_json: bool) -> None:
 @_command
 def summary(settings: ConnectionSettings, as_json: bool, user_id: int | None) -> None:
     """Show usage against limits: used, limit, share and a bar per quantity."""
-
-    async def work(client: AsyncGeoboxClient) -> None:
-        answer = await client.get_usage_summary(user_id)
-        out = _stdout()
-        if as_json:
-            render_json(out, answer)
-        else:
-            render_summary(out, answer, title=f"Usage summary ({_whose(user_id)})")
-
-    _run(work, settings)
+    title = f"Usage summary ({_whose(user_id)})"
+    _show_summary(settings, as_json, title, lambda client: client.get_usage_summary(user_id))
 
 
 @click.command()
@@ -175,14 +167,25 @@ def summary(settings: ConnectionSettings, as_json: bool, user_id: int | None) ->
 @_command
 def update(settings: ConnectionSettings, as_json: bool, user_id: int | None) -> None:
     """Recompute usage (sent once, never repeated) and show the recomputed summary."""
+    title = f"Recomputed usage ({_whose(user_id)})"
+    _show_summary(settings, as_json, title, lambda client: client.update_usage(user_id))
+
+
+def _show_summary(
+    settings: ConnectionSettings,
+    as_json: bool,
+    title: str,
+    fetch: Callable[[AsyncGeoboxClient], Awaitable[object]],
+) -> None:
+    """Fetch a summary-shaped answer and print it as JSON or as a table."""
 
     async def work(client: AsyncGeoboxClient) -> None:
-        answer = await client.update_usage(user_id)
+        answer = await fetch(client)
         out = _stdout()
         if as_json:
             render_json(out, answer)
         else:
-            render_summary(out, answer, title=f"Recomputed usage ({_whose(user_id)})")
+            render_summary(out, answer, title=title)
 
     _run(work, settings)
 
