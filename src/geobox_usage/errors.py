@@ -429,10 +429,17 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     return max(0.0, seconds)
 
 
+DETAIL_MAX_BYTES = 64 * 1024
+"""The largest error body parsed for its ``detail``: FastAPI's error bodies are a few
+hundred bytes; a larger one is reported without a ``detail`` rather than parsed."""
+
+
 def _parse_detail(body: bytes) -> Any:
     # An error body is read for its ``detail`` only; whatever cannot be read (not JSON,
-    # cut at the size limit, nested past the parser's recursion, a 5,000-digit number)
-    # leaves the error without one, and never raises in its place.
+    # too large, cut at the size limit, nested past the parser's recursion, a
+    # 5,000-digit number) leaves the error without one, and never raises in its place.
+    if len(body) > DETAIL_MAX_BYTES:
+        return None
     try:
         parsed = json.loads(body)
     except (RecursionError, ValueError):
