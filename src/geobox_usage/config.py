@@ -197,14 +197,19 @@ class CacheConfig:
         max_entries: the most entries kept; the least recently used go first.
         stale_if_error: seconds past expiry during which an entry may still be served
             when the server fails.
+        max_bytes: the most body bytes the in-memory store keeps, all entries
+            together; the least recently used go first. An answer larger than an
+            eighth of it is not stored, so one large answer never flushes the rest.
     """
 
     ttl: float = 30.0
     max_entries: int = 1024
     stale_if_error: float = 0.0
+    max_bytes: int = 32 * 1024 * 1024
 
     def __post_init__(self) -> None:
         owner = "CacheConfig"
         _positive(owner, "ttl", self.ttl)
         _positive_int(owner, "max_entries", self.max_entries)
+        _positive_int(owner, "max_bytes", self.max_bytes)
         _non_negative(owner, "stale_if_error", self.stale_if_error)

@@ -85,3 +85,45 @@ async def test_it_behaves_like_a_bounded_lru_model(ops: list[tuple[str, int]], b
             if k in model:
                 model.remove(k)
         assert len(store) == len(model) <= bound
+
+
+async def test_the_store_is_bounded_by_bytes_as_well_as_entries() -> None:
+    store = InMemoryCacheBackend(1000, now=Now(), max_bytes=20_000)
+    for index in range(40):
+        await store.set(str(index), make(bytes(1000)), 10)
+    assert store.bytes <= 20_000
+    assert 10 <= len(store) < 20
+    # the least recently used went first
+    assert await store.get("39") is not None
+    assert await store.get("0") is None
+
+
+async def test_an_entry_larger_than_an_eighth_of_the_bytes_is_not_stored() -> None:
+    store = InMemoryCacheBackend(10, now=Now(), max_bytes=8000)
+    await store.set("small", make(b"x" * 100), 10)
+    await store.set("big", make(bytes(1001)), 10)
+    assert await store.get("big") is None
+    assert await store.get("small") is not None
+    # replacing an entry with one too big drops the old one and its bytes
+    await store.set("small", make(bytes(5000)), 10)
+    assert await store.get("small") is None
+    assert store.bytes == 0
+
+
+async def test_bytes_are_given_back_when_entries_leave() -> None:
+    now = Now()
+    store = InMemoryCacheBackend(10, now=now, max_bytes=100_000)
+    await store.set("a", make(bytes(1000)), 10)
+    await store.set("b", make(bytes(1000)), 10)
+    await store.set("a", make(bytes(500)), 10)  # replaced
+    await store.delete("b")
+    held = store.bytes
+    assert 500 <= held < 1000
+    now.value += 11
+    assert await store.get("a") is None  # expired
+    assert store.bytes == 0
+
+
+def test_max_bytes_must_be_a_positive_integer() -> None:
+    with pytest.raises(ValueError, match="max_bytes must be an integer >= 1"):
+        InMemoryCacheBackend(max_bytes=0)

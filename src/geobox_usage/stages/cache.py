@@ -9,9 +9,9 @@ costs no attempt, no rate-limit slot and no breaker accounting.
   another. See :mod:`geobox_usage.caching._singleflight` for how cancellation is handled.
 * **Cache** (``cache=CacheConfig(...)``): answers of idempotent operations whose
   :class:`~geobox_usage.CachePolicy` allows it are stored in a :class:`CacheBackend`
-  (in memory, LRU-bounded, by default) and served while fresh (``"hit"``); a miss is
-  ``"miss"``. With ``stale_if_error`` an expired entry stands in for a server failure
-  (``"stale"``).
+  (in memory, LRU-bounded by entries and bytes, by default) and served while fresh
+  (``"hit"``); a miss is ``"miss"``. With ``stale_if_error`` an expired entry stands
+  in for a server failure (``"stale"``).
 * **Keys**: credential identity, method, absolute URL (base URL and path), sorted query
   without ``apikey``, and the generation of the operation for that identity (below).
 * **Invalidation**: a call whose spec lists operations in ``CachePolicy.invalidates``
@@ -60,7 +60,8 @@ class CacheStage:
     Args:
         config: the cache settings, or ``None`` to store nothing (single flight only).
         backend: where entries live; ignored when ``config`` is ``None``; defaults to
-            an :class:`InMemoryCacheBackend` of ``config.max_entries`` entries.
+            an :class:`InMemoryCacheBackend` of ``config.max_entries`` entries and
+            ``config.max_bytes`` bytes.
         clock: ``clock.time()`` timestamps entries.
     """
 
@@ -79,7 +80,9 @@ class CacheStage:
             self._backend = (
                 backend
                 if backend is not None
-                else InMemoryCacheBackend(config.max_entries, now=clock.time)
+                else InMemoryCacheBackend(
+                    config.max_entries, now=clock.time, max_bytes=config.max_bytes
+                )
             )
         self._flights: SingleFlight[Response] = SingleFlight()
         self._generations: dict[tuple[str, str], int] = {}
