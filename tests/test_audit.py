@@ -56,7 +56,7 @@ async def test_a_successful_update_is_audited_with_who_whom_and_request_id(
     assert audit["target"] == str(DEMO_USER_ID)  # "me", resolved
     assert audit["operation"] == "update_usage"
     assert (audit["outcome"], audit["status"], audit["error_type"]) == ("ok", 200, None)
-    assert audit["request_id"] == sim.update_request_ids[-1]
+    assert audit["geobox_request_id"] == sim.update_request_ids[-1]
 
 
 async def test_reads_are_not_audited(make_client: ClientFactory) -> None:
@@ -102,7 +102,7 @@ async def test_a_refused_update_is_audited(
     assert (audit["outcome"], audit["status"]) == ("error", 403)
     assert audit["error_type"] == "AuthorizationError"
     assert audit["target"] == str(OTHER_USER_ID)
-    assert audit["request_id"] == raised.value.request_id == sim.requests[-1].request_id
+    assert audit["geobox_request_id"] == raised.value.request_id == sim.requests[-1].request_id
 
 
 async def test_an_update_whose_answer_was_lost_is_audited(
@@ -115,7 +115,7 @@ async def test_an_update_whose_answer_was_lost_is_audited(
     [audit] = audits(events)
     assert (audit["outcome"], audit["status"], audit["error_type"]) == ("error", 502, "ServerError")
     assert sim.updates_performed == 1
-    assert audit["request_id"] == sim.update_request_ids[0]
+    assert audit["geobox_request_id"] == sim.update_request_ids[0]
 
 
 async def test_a_cancelled_update_is_audited(make_client: ClientFactory) -> None:

@@ -38,7 +38,7 @@ from geobox_usage.config import (
 from geobox_usage.enums import UsageParam, UsageScale
 from geobox_usage.errors import GeoboxError, HTTPStatusError, RateLimitError, ServerError
 from geobox_usage.events import EventBus
-from geobox_usage.logs import current_request_id
+from geobox_usage.logs import current_request_id, host_request_id
 from geobox_usage.pipeline import PipelineContext
 from geobox_usage.resources import AsyncApiKey, AsyncUser
 from geobox_usage.stages.auth import TOKEN_SPEC
@@ -84,6 +84,9 @@ class AsyncGeoboxClient:
         plugin_options: free-form settings that third-party plugins read from
             ``context.options``.
         load_entrypoints: also load plugins of the ``geobox_usage`` entry-point group.
+        host_request_id_key: the ``structlog.contextvars`` key under which the host
+            application binds its own request id; a call started while one is bound
+            sends it as its ``X-Request-ID``. ``None`` never reads one.
 
     Raises:
         ValueError: no credentials, a malformed host, or an invalid setting.
@@ -111,6 +114,7 @@ class AsyncGeoboxClient:
         clock: Clock | None = None,
         plugin_options: Mapping[str, Any] | None = None,
         load_entrypoints: bool = True,
+        host_request_id_key: str | None = "request_id",
     ) -> None:
         self.base_url = _base_url(host, ver)
         _check_type("retry", retry, RetryConfig)
@@ -120,7 +124,14 @@ class AsyncGeoboxClient:
         if not isinstance(timeout, TimeoutConfig):
             raise ValueError(f"timeout must be a TimeoutConfig, got {timeout!r}")
         if not isinstance(limits, ResponseLimits):
-            raise ValueError(f"limits must be a ResponseLimits, got {limits!r}")
+            raise ValueError(f"limits must be a ResponseLimits, got {type(limits).__name__}")
+        if host_request_id_key is not None and (
+            not isinstance(host_request_id_key, str) or not host_request_id_key
+        ):
+            raise ValueError(
+                f"host_request_id_key must be a non-empty str or None, got {host_request_id_key!r}"
+            )
+        self._host_request_id_key = host_request_id_key
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ValueError(f"session must be an aiohttp.ClientSession, got {session!r}")
         self.credentials = Credentials.resolve(
@@ -259,11 +270,18 @@ class AsyncGeoboxClient:
             json: a body to send as JSON, if any.
             path_args: values for the ``{fields}`` of the spec's path.
             target: the user the call concerns (``"me"`` or an id), for cache invalidation.
-            request_id: the ``X-Request-ID`` to send; a new UUID when ``None``.
+            request_id: the ``X-Request-ID`` to send; when ``None``, the one of a
+                :func:`~geobox_usage.request_id` block, else the host's own (see
+                ``host_request_id_key``), else a new UUID.
         """
         if self._closed:
             raise RuntimeError("this AsyncGeoboxClient is closed; create a new one")
-        rid = request_id or current_request_id() or uuid.uuid4().hex
+        rid = (
+            request_id
+            or current_request_id()
+            or host_request_id(self._host_request_id_key)
+            or uuid.uuid4().hex
+        )
         path = spec.path.format_map(path_args) if path_args else spec.path
         headers: tuple[tuple[str, str], ...]
         body: bytes | None

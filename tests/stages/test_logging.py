@@ -47,7 +47,7 @@ async def test_one_call_event_with_every_field(
     assert call["cache"] == "miss"
     assert call["outcome"] == "ok"
     assert call["error_type"] is None
-    assert call["request_id"] == sent.header("X-Request-ID")
+    assert call["geobox_request_id"] == sent.header("X-Request-ID")
     assert isinstance(call["duration_ms"], float) and call["duration_ms"] >= 0
 
 
@@ -62,7 +62,7 @@ async def test_a_failed_call_is_a_warning_with_the_error(
     assert call["outcome"] == "error"
     assert call["status"] == 404
     assert call["error_type"] == "NotFoundError"
-    assert call["request_id"] == raised.value.request_id == sim.requests[-1].request_id
+    assert call["geobox_request_id"] == raised.value.request_id == sim.requests[-1].request_id
     assert "User not found" in call["error"]
 
 
@@ -74,7 +74,7 @@ async def test_every_call_gets_its_own_request_id_sent_and_logged(
         await client.get_usage_summary()
         await client.get_user()
     sent = [r.header("X-Request-ID") for r in sim.requests]
-    logged = [e["request_id"] for e in named(events, "geobox.call")]
+    logged = [e["geobox_request_id"] for e in named(events, "geobox.call")]
     assert logged == sent
     assert len(set(sent)) == 2 and all(s and len(s) == 32 for s in sent)
 
@@ -92,7 +92,7 @@ async def test_a_caller_supplied_request_id_is_used_everywhere(
     assert [r.header("X-Request-ID") for r in sim.requests] == ["trace-abc-123"] * 2
     assert raised.value.request_id == "trace-abc-123"
     assert "trace-abc-123" in str(raised.value)
-    assert {e["request_id"] for e in events if "request_id" in e} == {"trace-abc-123"}
+    assert {e["geobox_request_id"] for e in events if "geobox_request_id" in e} == {"trace-abc-123"}
 
 
 @pytest.mark.parametrize("bad", ["", "two words", "line\nbreak", "x" * 201])
@@ -158,7 +158,7 @@ async def test_without_structlog_configured_events_are_structured_stdlib_records
     assert record.levelno == logging.INFO
     assert record.operation == "get_usage_summary"  # type: ignore[attr-defined]
     assert record.status == 200  # type: ignore[attr-defined]
-    assert record.request_id == sim.requests[-1].request_id  # type: ignore[attr-defined]
+    assert record.geobox_request_id == sim.requests[-1].request_id  # type: ignore[attr-defined]
     assert record.trace_id == "trace-88"  # type: ignore[attr-defined]
     assert record.geobox["tenant"] == "acme"  # type: ignore[attr-defined]
     assert record.getMessage().startswith("geobox.call operation=get_usage_summary")

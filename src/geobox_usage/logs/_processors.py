@@ -81,6 +81,7 @@ def redact_event(_logger: Any, _method: str, event_dict: MutableMapping[str, Any
 
 
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_OWN_EXTRAS = frozenset({"geobox", "geobox_event"})
 
 
 def render_for_stdlib(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
@@ -88,8 +89,9 @@ def render_for_stdlib(_logger: Any, _method: str, event_dict: MutableMapping[str
 
     The message reads ``event key=value ...`` for plain formatters; the data travel as
     attributes of the ``LogRecord`` (``record.operation``, ``record.status``, ...; a
-    name that ``LogRecord`` already uses gets a ``geobox_`` prefix), with the event's
-    name in ``record.geobox_event`` and the whole dict in ``record.geobox``, so
+    name that ``LogRecord`` already uses, or ``geobox`` or ``geobox_event``, gets a
+    ``geobox_`` prefix), with the event's name in ``record.geobox_event`` and the
+    whole dict in ``record.geobox``, so
     structured handlers (JSON formatters, structlog's ``ProcessorFormatter`` with
     ``ExtraAdder``) see every field.
     """
@@ -97,6 +99,6 @@ def render_for_stdlib(_logger: Any, _method: str, event_dict: MutableMapping[str
     data = dict(event_dict)
     extra: dict[str, Any] = {"geobox_event": event, "geobox": data}
     for name, value in data.items():
-        extra[f"geobox_{name}" if name in _RESERVED or name.startswith("geobox") else name] = value
+        extra[f"geobox_{name}" if name in _RESERVED or name in _OWN_EXTRAS else name] = value
     text = " ".join(f"{k}={v}" for k, v in data.items() if v is not None)
     return {"msg": f"{event} {text}" if text else event, "extra": extra}

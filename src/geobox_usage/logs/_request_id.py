@@ -1,4 +1,11 @@
-"""The caller-supplied request id: a ContextVar the client reads when it starts a call."""
+"""Request ids: the caller's (a ContextVar), the host's (a structlog binding), or new.
+
+The id a call sends as ``X-Request-ID`` is, first found: ``execute(request_id=...)``,
+the innermost :func:`request_id` block, the host application's own id bound in
+structlog's contextvars under a configurable key (``request_id`` by default), or a
+new UUID. Events log it under :data:`LOG_FIELD` (``geobox_request_id``), never under
+``request_id``: a host that binds ``request_id`` keeps it in every event.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,14 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from uuid import UUID
 
-__all__ = ["current_request_id", "request_id"]
+from structlog.contextvars import get_contextvars
+
+__all__ = ["LOG_FIELD", "current_request_id", "host_request_id", "request_id"]
+
+LOG_FIELD = "geobox_request_id"
+"""The field the library's events carry the call's request id in."""
 
 _REQUEST_ID: ContextVar[str | None] = ContextVar("geobox_usage_request_id", default=None)
 
@@ -49,3 +62,20 @@ def request_id(value: str) -> Iterator[str]:
 def current_request_id() -> str | None:
     """The request id set by the innermost :func:`request_id` block, or ``None``."""
     return _REQUEST_ID.get()
+
+
+def host_request_id(key: str | None) -> str | None:
+    """The host's own request id, bound with ``structlog.contextvars`` under ``key``.
+
+    Returns ``None`` when ``key`` is ``None``, when nothing is bound under it, or when
+    the bound value (a ``str`` or a ``UUID``) is not a safe header value (1 to 200
+    printable ASCII characters, no spaces): an unsafe id is never sent.
+    """
+    if key is None:
+        return None
+    value = get_contextvars().get(key)
+    if isinstance(value, UUID):
+        value = value.hex
+    if isinstance(value, str) and _VALID.fullmatch(value):
+        return value
+    return None

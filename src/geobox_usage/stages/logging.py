@@ -6,7 +6,7 @@ inside it, and its duration is the caller's.
 * ``geobox.call`` (WARNING when the call failed, else INFO): ``operation``,
   ``method``, ``path``, ``query`` (redacted, an API key given as ``eid`` included), ``target``,
   ``status``, ``duration_ms``, ``attempts``, ``cache`` (``hit``, ``miss``, ``stale``,
-  ``coalesced`` or ``None``), ``request_id``, ``outcome`` (``ok``, ``error``,
+  ``coalesced`` or ``None``), ``geobox_request_id``, ``outcome`` (``ok``, ``error``,
   ``cancelled``), ``error_type`` and ``error``.
 * ``geobox.audit`` for every state-changing (non-idempotent) call, success, failure
   or cancellation alike: ``actor`` (``user:<id>`` once the credential's user is known
@@ -14,13 +14,17 @@ inside it, and its duration is the caller's.
   ``get_apikey()`` of that very key, else the credential's non-secret fingerprint),
   ``actor_kind`` (``access_token``, ``apikey``, ``password``), ``identity``,
   ``operation``, ``target`` (``"me"`` resolved to the user id when known),
-  ``outcome``, ``status``, ``error_type``, ``request_id``. See
+  ``outcome``, ``status``, ``error_type``, ``geobox_request_id``. See
   :func:`geobox_usage.logs._emit.emit_audit` for why level filters do not drop it.
 * The pipeline's events, through a listener: ``geobox.attempt`` (DEBUG for a first
   attempt that succeeded, whose data the call event repeats; INFO for a failed attempt
   or one followed by a wait; WARNING when the retry stage gives up), ``geobox.breaker``
   (WARNING when a circuit opens, else INFO), ``geobox.ratelimit`` and ``geobox.auth``
   (INFO); any other event at DEBUG.
+
+The call's request id is logged as ``geobox_request_id`` (a pipeline event's
+``request_id`` field is renamed so), never as ``request_id``: a host application that
+binds its own ``request_id`` with ``structlog.contextvars`` keeps it in every event.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from geobox_usage.events import EventListener, PipelineEvent
 from geobox_usage.hookspecs import hookimpl
 from geobox_usage.logs._emit import emit, emit_audit, enabled
 from geobox_usage.logs._processors import redact_query
+from geobox_usage.logs._request_id import LOG_FIELD
 from geobox_usage.pipeline import Handler, PipelineContext, PipelineStage, Slot
 
 __all__ = ["LoggingStage", "geobox_usage_listener", "geobox_usage_stage", "log_pipeline_event"]
@@ -109,7 +114,7 @@ class LoggingStage:
                     "outcome": outcome,
                     "status": status,
                     "error_type": type(error).__name__ if error is not None else None,
-                    "request_id": request.request_id,
+                    LOG_FIELD: request.request_id,
                 }
             )
         level = _WARNING if error is not None else _INFO
@@ -128,7 +133,7 @@ class LoggingStage:
                 "duration_ms": duration_ms,
                 "attempts": response.attempts if response is not None else _attempts(error),
                 "cache": response.cache if response is not None else None,
-                "request_id": request.request_id,
+                LOG_FIELD: request.request_id,
                 "outcome": outcome,
                 "error_type": type(error).__name__ if error is not None else None,
                 "error": str(error) if error is not None else None,
@@ -211,7 +216,10 @@ def log_pipeline_event(event: PipelineEvent) -> None:
     else:
         level = logging.DEBUG
     if enabled(level):
-        emit(level, name, dict(fields))
+        logged = dict(fields)
+        if "request_id" in logged:
+            logged[LOG_FIELD] = logged.pop("request_id")
+        emit(level, name, logged)
 
 
 @hookimpl
