@@ -15,6 +15,7 @@ SETTINGS = CacheConfig(
     ttl=30.0,  # seconds an entry stays fresh, unless the server says otherwise
     max_entries=1024,  # the least recently used entries go first
     stale_if_error=0.0,  # seconds past expiry an entry may stand in for a failed call
+    max_bytes=32 * 1024 * 1024,  # all entries together; larger answers are not kept
 )
 
 
