@@ -110,7 +110,7 @@ def test_disabling_the_transport_without_a_replacement_is_explained(no_geobox_en
 
 
 def test_disable_plugins_takes_names(no_geobox_env: None) -> None:
-    with pytest.raises(TypeError, match="disable_plugins takes plugin names"):
+    with pytest.raises(ValueError, match="disable_plugins takes plugin names"):
         AsyncGeoboxClient(access_token="t", disable_plugins=[Tagger])  # type: ignore[list-item]
 
 

@@ -73,7 +73,8 @@ class AsyncGeoboxClient:
             use (or on ``async with``) and closes it in :meth:`close`.
         plugins: extra pluggy plugins (objects or modules with ``@hookimpl`` functions).
             One whose ``plugin_name`` equals a built-in's replaces that built-in.
-        disable_plugins: names of plugins not to use (``"cache"``, ``"retry"``, ...).
+        disable_plugins: names of plugins not to use (``["cache", "retry"]``); a name
+            no plugin has is refused.
         retry: retry settings; ``None`` makes one attempt per call.
         rate_limit: rate limit settings; ``None`` turns rate limiting off.
         circuit_breaker: breaker settings; ``None`` turns it off.
@@ -89,7 +90,9 @@ class AsyncGeoboxClient:
             sends it as its ``X-Request-ID``. ``None`` never reads one.
 
     Raises:
-        ValueError: no credentials, a malformed host, or an invalid setting.
+        ValueError: no credentials, a malformed host, an invalid setting or argument
+            type, an unknown plugin name, or a plugin that failed while the client was
+            built (named in the message).
     """
 
     def __init__(
@@ -117,6 +120,15 @@ class AsyncGeoboxClient:
         host_request_id_key: str | None = "request_id",
     ) -> None:
         self.base_url = _base_url(host, ver)
+        if not isinstance(verify, bool):
+            raise ValueError(f"verify must be a bool, got {type(verify).__name__}")
+        if clock is not None and not all(
+            callable(getattr(clock, method, None)) for method in ("monotonic", "time", "sleep")
+        ):
+            raise ValueError(
+                "clock must have monotonic(), time() and sleep() (see geobox_usage.Clock), "
+                f"got {type(clock).__name__}"
+            )
         _check_type("retry", retry, RetryConfig)
         _check_type("rate_limit", rate_limit, RateLimitConfig)
         _check_type("circuit_breaker", circuit_breaker, CircuitBreakerConfig)
