@@ -95,10 +95,15 @@ def assemble(
     ]
     for listener in listeners:
         context.events.subscribe(listener)
-    stages: list[PipelineStage] = [s for s in hook.geobox_usage_stage(context=context) if s]
     # pluggy calls implementations last-registered first; reversing restores registration
     # order, so that stages sharing a slot run in the order their plugins were registered.
-    stages.reverse()
+    answers = hook.geobox_usage_stage(context=context)[::-1]
+    stages: list[PipelineStage] = [
+        stage
+        for answer in answers
+        if answer
+        for stage in ((answer,) if isinstance(answer, PipelineStage) else answer)
+    ]
     transport: Transport | None = hook.geobox_usage_transport(context=context)
     if transport is None:
         raise ValueError(
