@@ -6,15 +6,15 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from geobox_usage import AsyncGeoboxClient
-from geobox_usage.testing import DEMO_ACCESS_TOKEN, FaultPlan, SimulatedGeobox
+from geobox_usage_otel import OpenTelemetryPlugin
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from geobox_usage_otel import OpenTelemetryPlugin
+from geobox_usage import AsyncGeoboxClient
+from geobox_usage.testing import DEMO_ACCESS_TOKEN, FaultPlan, SimulatedGeobox
 
 ClientFactory = Callable[..., AsyncGeoboxClient]
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
-from geobox_usage import CircuitBreakerConfig, CircuitOpenError, RateLimitConfig, RetryConfig
-from geobox_usage.testing import DEMO_PASSWORD, DEMO_USERNAME, Fault, SimulatedGeobox
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from collections.abc import Callable
-
-from geobox_usage import AsyncGeoboxClient
+from geobox_usage import (
+    AsyncGeoboxClient,
+    CircuitBreakerConfig,
+    CircuitOpenError,
+    RateLimitConfig,
+    RetryConfig,
+)
+from geobox_usage.testing import DEMO_PASSWORD, DEMO_USERNAME, Fault, SimulatedGeobox
 
 ClientFactory = Callable[..., AsyncGeoboxClient]
 
@@ -187,10 +192,9 @@ async def test_without_an_sdk_nothing_is_recorded_and_nothing_is_injected(
 async def test_without_an_sdk_the_hosts_remote_parent_is_passed_on(
     sim: SimulatedGeobox, make_client: ClientFactory
 ) -> None:
+    from geobox_usage_otel import OpenTelemetryPlugin
     from opentelemetry import context
     from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
-
-    from geobox_usage_otel import OpenTelemetryPlugin
 
     client = make_client(plugins=[OpenTelemetryPlugin()])
     parent = SpanContext(

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from geobox_usage import PipelineEvent
 from opentelemetry.trace import get_current_span
 from opentelemetry.util.types import AttributeValue
 
+from geobox_usage import PipelineEvent
 from geobox_usage_otel import _names as n
 from geobox_usage_otel._telemetry import ClientTelemetry
 
@@ -63,7 +63,11 @@ class EventRecorder:
             wait_reason = str(fields.get("wait_reason"))
             labels = self._telemetry.labels(
                 ("retry", operation, reason, wait_reason),
-                lambda: {n.OPERATION: operation, n.RETRY_REASON: reason, n.WAIT_REASON: wait_reason},
+                lambda: {
+                    n.OPERATION: operation,
+                    n.RETRY_REASON: reason,
+                    n.WAIT_REASON: wait_reason,
+                },
             )
             self._telemetry.instruments.retries.add(1, labels)
             if span.is_recording():
@@ -136,5 +140,7 @@ class EventRecorder:
         if span.is_recording():
             span.add_event(
                 "geobox.auth.token",
-                _present({n.AUTH_REASON: reason, "geobox.auth.expires_in": fields.get("expires_in")}),
+                _present(
+                    {n.AUTH_REASON: reason, "geobox.auth.expires_in": fields.get("expires_in")}
+                ),
             )

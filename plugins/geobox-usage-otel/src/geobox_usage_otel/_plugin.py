@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from geobox_usage import PipelineContext, PipelineStage, Slot, hookimpl
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.trace import TracerProvider
 
+from geobox_usage import PipelineContext, PipelineStage, Slot, hookimpl
 from geobox_usage_otel import _names as n
 from geobox_usage_otel._listener import EventRecorder
 from geobox_usage_otel._stages import AttemptSpanStage, CallSpanStage, LimiterProbe

@@ -23,10 +23,10 @@ import time
 from contextvars import ContextVar
 from typing import Final
 
-from geobox_usage import CircuitOpenError, Clock, Handler, Request, Response
 from opentelemetry import context as otel_context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
 
+from geobox_usage import CircuitOpenError, Clock, Handler, Request, Response
 from geobox_usage_otel import _names as n
 from geobox_usage_otel._telemetry import ClientTelemetry
 
@@ -121,9 +121,7 @@ class AttemptSpanStage:
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
         telemetry = self._telemetry
-        span = telemetry.tracer.start_span(
-            telemetry.names(request.spec)[1], kind=SpanKind.CLIENT
-        )
+        span = telemetry.tracer.start_span(telemetry.names(request.spec)[1], kind=SpanKind.CLIENT)
         if span.get_span_context().is_valid:
             request = telemetry.inject(request, span)
         recording = span.is_recording()

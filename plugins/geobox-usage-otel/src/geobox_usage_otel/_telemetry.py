@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from geobox_usage import Request, RequestSpec
 from opentelemetry import propagate
 from opentelemetry.context import Context
-from opentelemetry.metrics import Counter, Histogram, Meter, MeterProvider
+from opentelemetry.metrics import Counter, Histogram, Meter
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.trace import Span, Tracer, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
+from geobox_usage import Request, RequestSpec
 from geobox_usage_otel import _names as n
 
 __all__ = ["ClientTelemetry", "Instruments", "make_instruments"]
@@ -227,4 +227,3 @@ class ClientTelemetry:
     def labels(self, key: Hashable, build: Callable[[], dict[str, AttributeValue]]) -> Labels:
         """Any other bounded attribute set, built once (the listener's counters)."""
         return self._calls.get(key, build)
-
