@@ -91,6 +91,29 @@ async def test_a_third_party_stage_runs_in_its_slot_and_hooks_run_once(
     assert sim.requests[-1].header("X-Tag-inner") == "3"
 
 
+class CallAndAttempt:
+    """One plugin contributing two stages: one around the call, one per attempt."""
+
+    @hookimpl
+    def geobox_usage_stage(self, context: PipelineContext) -> list[PipelineStage]:
+        return [
+            PipelineStage(name="per-call", slot=Slot.LOGGING - 1, stage=Tagger("call", 0)),
+            PipelineStage(name="per-attempt", slot=Slot.AUTH - 1, stage=Tagger("try", 0)),
+        ]
+
+
+async def test_a_plugin_may_contribute_several_stages(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    client = make_client(plugins=[CallAndAttempt()])
+    names = client.pipeline.names
+    assert names[0] == "per-call"
+    assert names[names.index("auth") - 1] == "per-attempt"
+    await client.get_usage_summary()
+    assert sim.requests[-1].header("X-Tag-call") == "1"
+    assert sim.requests[-1].header("X-Tag-try") == "1"
+
+
 async def test_a_builtin_can_be_disabled_by_name(
     sim: SimulatedGeobox, make_client: ClientFactory
 ) -> None:

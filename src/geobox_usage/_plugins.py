@@ -156,10 +156,17 @@ def assemble(
     ]
     for listener in listeners:
         context.events.subscribe(listener)
-    stages: list[PipelineStage] = [s for s in _ask(pm, "geobox_usage_stage", context) if s]
     # pluggy calls implementations last-registered first; reversing restores registration
     # order, so that stages sharing a slot run in the order their plugins were registered.
-    stages.reverse()
+    # A plugin may contribute one stage or several (pluggy takes one implementation of
+    # a hook per plugin).
+    answers = _ask(pm, "geobox_usage_stage", context)[::-1]
+    stages: list[PipelineStage] = [
+        stage
+        for answer in answers
+        if answer
+        for stage in ((answer,) if isinstance(answer, PipelineStage) else answer)
+    ]
     transport: Transport | None = _ask(pm, "geobox_usage_transport", context)
     if transport is None:
         raise ValueError(

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from geobox_usage.caching.backends import CacheBackend
     from geobox_usage.events import EventListener
     from geobox_usage.pipeline import PipelineContext, PipelineStage, Transport
@@ -38,14 +40,18 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def geobox_usage_stage(context: PipelineContext) -> PipelineStage | None:
+def geobox_usage_stage(
+    context: PipelineContext,
+) -> PipelineStage | Sequence[PipelineStage] | None:
     """Contribute a stage to the client's pipeline.
 
     Args:
         context: the client's settings, clock, event bus and session provider.
 
     Returns:
-        The stage and its slot, or ``None`` to contribute nothing to this client.
+        The stage and its slot, several stages (each at its own slot: a plugin that
+        needs to see both the call and each attempt), or ``None`` to contribute nothing
+        to this client.
     """
 
 
