@@ -37,9 +37,9 @@ EXAMPLE_FILES = sorted(EXAMPLES.glob("*.py"))
 # Pages whose snippets still print usage answers, whose shapes (API usage points, process
 # usage, the summary) change with the simulator's move to the real server's answers. They
 # are converted once that lands; remove a page from here when it has no fragment left.
-# The OpenTelemetry page wires the plugin to an OTLP exporter and collector, neither of
-# which is installed or reachable here; its programs are checked by the plugin's own
-# tests instead (plugins/geobox-usage-otel/tests), not run from the page.
+# The OpenTelemetry page wires the plugin to an OTLP exporter and a collector, neither of
+# which is installed or reachable here, so its programs are not run; the plugin's own
+# tests (plugins/geobox-usage-otel/tests) wire it the same way to in-memory exporters.
 NOT_YET_CONVERTED: set[str] = {"docs/opentelemetry.md"}
 
 INCLUDE = re.compile(r'^\s*--8<-- "(examples/[\w.-]+\.py)"\s*$')
