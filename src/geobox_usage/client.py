@@ -8,6 +8,7 @@ through the pipeline.
 
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
 import uuid
 from collections.abc import Iterable, Mapping
@@ -21,7 +22,7 @@ import aiohttp
 from geobox_usage import specs
 from geobox_usage._clock import Clock, SystemClock
 from geobox_usage._credentials import Credentials
-from geobox_usage._messages import Request
+from geobox_usage._messages import Request, Response
 from geobox_usage._plugins import assemble, make_plugin_manager
 from geobox_usage._redact import Pairs
 from geobox_usage._secret import Secret
@@ -36,7 +37,13 @@ from geobox_usage.config import (
     TimeoutConfig,
 )
 from geobox_usage.enums import UsageParam, UsageScale
-from geobox_usage.errors import GeoboxError, HTTPStatusError, RateLimitError, ServerError
+from geobox_usage.errors import (
+    ClientClosedError,
+    GeoboxError,
+    HTTPStatusError,
+    RateLimitError,
+    ServerError,
+)
 from geobox_usage.events import EventBus
 from geobox_usage.logs import current_request_id, host_request_id
 from geobox_usage.pipeline import PipelineContext
@@ -155,6 +162,10 @@ class AsyncGeoboxClient:
         )
         self._host_session = session
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._calls: set[asyncio.Task[Any]] = set()  # tasks inside ``execute``
+        self._cut: set[asyncio.Task[Any]] = set()  # of those, the ones ``close`` cancelled
+        self._left: asyncio.Event | None = None  # set when a call leaves, while closing
         self._closed = False
         self._connection_limit = rate_limit.max_concurrency if rate_limit else 100
         self.plugin_manager = make_plugin_manager(
@@ -188,6 +199,7 @@ class AsyncGeoboxClient:
         closed). A login that fails for another reason (the connection, a 5xx) is left
         to the first call, which retries it; used without ``async with``, the client
         logs in on its first call."""
+        self._check_loop()
         await self._get_session()
         try:
             await self.pipeline.authenticate(self._login_request())
@@ -224,21 +236,92 @@ class AsyncGeoboxClient:
         await self.close()
 
     async def close(self) -> None:
-        """Release the pipeline's resources and close the session if the client owns it.
+        """Cut the calls in flight, release the pipeline's resources, and close the
+        session (ours, or our view of the host's pool: the host's stays open).
 
-        Safe to call more than once. A host-owned session is left open.
+        Each call still running ends with :class:`~geobox_usage.ClientClosedError`
+        (unless its caller cancelled it too, which stays a cancellation); ``close``
+        returns once they have all left the pipeline. Safe to call more than once.
+
+        Raises:
+            RuntimeError: called from another event loop than the one the client was
+                used in (close it in that loop).
         """
         if self._closed:
             return
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            self._check_loop()  # raises: another loop's connections cannot be closed here
         self._closed = True
         try:
-            await self.pipeline.aclose()
-        finally:
-            session, self._session = self._session, None
-            if session is not None:
-                # Ours, or our view of the host's connection pool: closing a view
-                # leaves the host's connector and session open.
-                await session.close()
+            await self._cut_calls()
+        finally:  # even when ``close`` itself is cancelled while the calls leave
+            try:
+                await self.pipeline.aclose()
+            finally:
+                session, self._session = self._session, None
+                if session is not None:
+                    await session.close()
+
+    async def _cut_calls(self) -> None:
+        """Cancel every call in flight (but the one calling ``close``, if any) and wait
+        until each has left :meth:`execute`, where its cancellation becomes a
+        :class:`~geobox_usage.ClientClosedError`."""
+        current = asyncio.current_task()
+        others = [task for task in self._calls if task is not current]
+        if not others:
+            return
+        self._left = left = asyncio.Event()
+        for task in others:
+            self._cut.add(task)
+            task.cancel("the AsyncGeoboxClient was closed")
+        while any(task in self._calls for task in others):
+            left.clear()
+            await left.wait()
+
+    def _check_loop(self) -> None:
+        """Bind the client to the running loop on first use; refuse any other loop."""
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        if self._loop is None:
+            self._loop = loop
+            return
+        state = "now closed" if self._loop.is_closed() else "still running"
+        raise RuntimeError(
+            "this AsyncGeoboxClient is used from a second event loop: it belongs to the "
+            f"loop it was first used in ({state}), whose connections and locks cannot "
+            "serve another. Each asyncio.run() starts a new loop: create the client "
+            "inside the loop that uses it (async with AsyncGeoboxClient(...) as client)"
+        )
+
+    @staticmethod
+    def _closed_error(
+        spec: RequestSpec[Any], request_id: str | None, *, cut: bool
+    ) -> ClientClosedError:
+        if cut:
+            text = (
+                f"{spec.name}: the client was closed while this call was in flight; the "
+                "call was cut short and may or may not have reached the server"
+            )
+        else:
+            text = f"{spec.name}: this AsyncGeoboxClient is closed; create a new one"
+        return ClientClosedError(text, operation=spec.name, request_id=request_id)
+
+    def _cut_by_close(self, task: asyncio.Task[Any]) -> bool:
+        """Whether ``task``'s cancellation came from :meth:`close` alone (and is taken
+        back, to become a :class:`ClientClosedError`) rather than from its caller."""
+        if task not in self._cut:
+            return False
+        self._cut.discard(task)
+        return task.uncancel() == 0
+
+    def _leave(self, task: asyncio.Task[Any]) -> None:
+        self._calls.discard(task)
+        if task in self._cut:  # ``close`` cancelled it, but a stage kept the cancellation
+            self._cut.discard(task)
+            task.uncancel()
+        if self._left is not None:
+            self._left.set()
 
     @property
     def closed(self) -> bool:
@@ -250,7 +333,7 @@ class AsyncGeoboxClient:
         if session is not None:
             return session
         if self._closed:
-            raise RuntimeError("this AsyncGeoboxClient is closed; create a new one")
+            raise ClientClosedError("this AsyncGeoboxClient is closed; create a new one")
         host = self._host_session
         if host is None:
             session = aiohttp.ClientSession(
@@ -287,7 +370,9 @@ class AsyncGeoboxClient:
                 ``host_request_id_key``), else a new UUID.
         """
         if self._closed:
-            raise RuntimeError("this AsyncGeoboxClient is closed; create a new one")
+            raise self._closed_error(spec, request_id, cut=False)
+        if self._loop is not asyncio.get_running_loop():
+            self._check_loop()
         rid = (
             request_id
             or current_request_id()
@@ -312,7 +397,20 @@ class AsyncGeoboxClient:
             identity=self.context.identity,
             target=target,
         )
-        response = await self.pipeline.send(request)
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - asyncio runs every coroutine in a task
+            raise RuntimeError("AsyncGeoboxClient calls must run inside an asyncio task")
+        response: Response | None = None
+        self._calls.add(task)
+        try:
+            response = await self.pipeline.send(request)
+        except asyncio.CancelledError:
+            if not self._cut_by_close(task):
+                raise
+        finally:
+            self._leave(task)
+        if response is None:
+            raise self._closed_error(spec, rid, cut=True)  # outside ``except``: no context
         data: T = response.data
         return data
 

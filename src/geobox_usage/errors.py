@@ -24,6 +24,7 @@ __all__ = [
     "AuthenticationError",
     "AuthorizationError",
     "CircuitOpenError",
+    "ClientClosedError",
     "GeoboxError",
     "GeoboxTimeoutError",
     "HTTPStatusError",
@@ -355,6 +356,24 @@ class ResponseTooLargeError(ResponseDecodeError):
             request_id=request_id,
             attempts=attempts,
         )
+
+
+class ClientClosedError(GeoboxError, RuntimeError):
+    """The client was closed: the call was cut short by :meth:`AsyncGeoboxClient.close`,
+    or was made after it. Says nothing about the server: it is never retried and never
+    counts against the host's circuit breaker.
+
+    It is also a ``RuntimeError``, which is what a call on a closed client raised before.
+    """
+
+    def __init__(
+        self,
+        message: str = "the client was closed",
+        *,
+        operation: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, operation=operation, request_id=request_id)
 
 
 _STATUS_CLASSES: dict[int, type[HTTPStatusError]] = {

@@ -24,6 +24,7 @@ from geobox_usage._secret import Secret
 from geobox_usage._spec import DecodeProblem, RequestSpec, decode_object
 from geobox_usage.errors import (
     AuthenticationError,
+    ClientClosedError,
     GeoboxError,
     ResponseDecodeError,
     copy_for_caller,
@@ -135,6 +136,7 @@ class PasswordAuth:
         self._refreshing: asyncio.Task[Secret] | None = None
         self._waiting = 0  # callers awaiting ``_refreshing``
         self._rejected: AuthenticationError | None = None
+        self._closed = False
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
         token = await self._valid_token(request, call_next)
@@ -167,8 +169,12 @@ class PasswordAuth:
         :func:`asyncio.shield`, so a caller cancelled while it waits (even the one whose
         request started the fetch) leaves alone and the others still get the one token.
         When the last caller waiting for it is cancelled, the fetch is cancelled too: no
-        one is left to use its token, and the next call starts afresh.
+        one is left to use its token, and the next call starts afresh. A fetch cut by
+        :meth:`aclose` ends its callers with :class:`~geobox_usage.ClientClosedError`,
+        not with a cancellation nobody asked for.
         """
+        if self._closed:
+            raise self._closed_error(request)
         if self._rejected is not None:
             raise self._rejection(request)
         current = self._token
@@ -182,6 +188,9 @@ class PasswordAuth:
         self._waiting += 1
         try:
             return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not self._closed or _cancelling():
+                raise  # this caller was cancelled: its own cancellation goes on
         except AuthenticationError:
             raise self._rejection(request) from None
         except GeoboxError as exc:
@@ -192,6 +201,7 @@ class PasswordAuth:
                 task.cancel()
                 if self._refreshing is task:
                     self._refreshing = None
+        raise self._closed_error(request)  # outside ``except``: no cancellation as context
 
     async def _fetch(self, request: Request, call_next: Handler, reason: str) -> Secret:
         try:
@@ -220,12 +230,23 @@ class PasswordAuth:
             task.exception()  # retrieved here, so a fetch nobody awaited any more is quiet
 
     async def aclose(self) -> None:
-        """Cancel a token fetch still in flight (its callers are gone with the client)."""
+        """Cancel a token fetch still in flight; its callers end with
+        :class:`~geobox_usage.ClientClosedError`, and later calls fail at once."""
+        self._closed = True
         task = self._refreshing
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    @staticmethod
+    def _closed_error(request: Request) -> ClientClosedError:
+        return ClientClosedError(
+            f"{request.operation}: the client was closed while its access token was "
+            "being fetched; nothing was sent. Create a new client to go on",
+            operation=request.operation,
+            request_id=request.request_id,
+        )
 
     def _rejection(self, request: Request) -> AuthenticationError:
         rejected = self._rejected
@@ -294,6 +315,12 @@ class PasswordAuth:
     def __repr__(self) -> str:
         state = "token held" if self._token else "no token yet"
         return f"PasswordAuth(password=***, {state})"
+
+
+def _cancelling() -> bool:
+    """Whether the running task has been asked to cancel (by its caller, not by us)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _login_form(username: str, password: Secret) -> bytes:
