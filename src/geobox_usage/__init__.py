@@ -25,6 +25,7 @@ from geobox_usage.errors import (
     AuthenticationError,
     AuthorizationError,
     CircuitOpenError,
+    ClientRateLimitError,
     GeoboxError,
     GeoboxTimeoutError,
     HTTPStatusError,
@@ -47,7 +48,7 @@ from geobox_usage.pipeline import (
     Stage,
     Transport,
 )
-from geobox_usage.resilience import BreakerStore, RetryBudgetStore
+from geobox_usage.resilience import BreakerStore, RateLimitStore, RetryBudgetStore
 from geobox_usage.resources import AsyncApiKey, AsyncUser
 from geobox_usage.usage import AsyncUsage
 
@@ -68,6 +69,7 @@ __all__ = [
     "CachePolicy",
     "CircuitBreakerConfig",
     "CircuitOpenError",
+    "ClientRateLimitError",
     "Clock",
     "CredentialKind",
     "Credentials",
@@ -84,6 +86,7 @@ __all__ = [
     "PipelineStage",
     "RateLimitConfig",
     "RateLimitError",
+    "RateLimitStore",
     "Request",
     "RequestSpec",
     "Response",
