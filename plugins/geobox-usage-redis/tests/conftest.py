@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-
 from geobox_usage import AsyncGeoboxClient, PipelineEvent, RetryConfig, TimeoutConfig
 from geobox_usage.testing import DEMO_ACCESS_TOKEN, SimulatedGeobox
+
 from geobox_usage_redis import RedisPlugin
 
 from ._redis import RedisServer

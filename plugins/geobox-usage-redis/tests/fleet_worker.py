@@ -25,6 +25,7 @@ from geobox_usage import (
     TimeoutConfig,
 )
 from geobox_usage.testing import DEMO_ACCESS_TOKEN
+
 from geobox_usage_redis import RedisPlugin
 
 

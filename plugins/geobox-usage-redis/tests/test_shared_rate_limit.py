@@ -6,7 +6,6 @@ import asyncio
 import time
 
 import pytest
-
 from geobox_usage import RateLimitConfig
 from geobox_usage.testing import Fault, FaultPlan, SimulatedGeobox
 
@@ -47,9 +46,7 @@ async def test_two_clients_never_exceed_the_window_together(
     first, _ = fleet_client(sim, redis_server.url, prefix, **solo)
     second, _ = fleet_client(sim, redis_server.url, prefix, **solo)
     async with first, second:
-        await asyncio.gather(
-            *(c.get_usage_summary() for c in (first, second) for _ in range(10))
-        )
+        await asyncio.gather(*(c.get_usage_summary() for c in (first, second) for _ in range(10)))
     times = sorted(r.received_at for r in sim.requests)
     assert len(times) == 20
     # 20 requests at 5 per 0.2 s: at least 0.6 s, where each client alone would take 0.2 s
@@ -62,7 +59,7 @@ async def test_a_429_in_one_client_slows_the_other(
     sim.faults = FaultPlan().sequence("usage/summary", Fault.status(429, retry_after=0.001))
     config = RateLimitConfig(rate=100, period=1.0)
     first, _ = fleet_client(sim, redis_server.url, prefix, rate_limit=config)
-    second, events = fleet_client(sim, redis_server.url, prefix, rate_limit=config)
+    second, _ = fleet_client(sim, redis_server.url, prefix, rate_limit=config)
     async with first, second:
         await first.get_usage_summary()  # 429 then success: the fleet's rate is cut
         await second.get_usage_summary()

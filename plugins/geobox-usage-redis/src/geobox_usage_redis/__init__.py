@@ -82,22 +82,26 @@ class RedisPlugin:
                 raise ValueError("RedisPlugin needs a url (redis://host:port/db) or settings")
             settings = RedisSettings(url, prefix, timeout, retry_interval, fail_closed)
         self.settings: RedisSettings | None = settings
-        self._links: dict[int, tuple[object, RedisLink]] = {}
+        self._last: tuple[object, RedisLink] | None = None
 
     def settings_for(self, context: PipelineContext) -> RedisSettings | None:
         """The settings for a client (``None``: the plugin stays out of it)."""
         return self.settings
 
     def link(self, context: PipelineContext) -> RedisLink | None:
-        """The one Redis link of a client, made on first ask."""
+        """The one Redis link of a client, made on first ask.
+
+        A client asks every hook while it is built, one after the other, so the link
+        made for the client being built is the last one made; only that one is kept.
+        """
         settings = self.settings_for(context)
         if settings is None:
             return None
-        found = self._links.get(id(context.events))
-        if found is not None and found[0] is context.events:
-            return found[1]
+        last = self._last
+        if last is not None and last[0] is context.events:
+            return last[1]
         link = RedisLink(settings, context.events)
-        self._links[id(context.events)] = (context.events, link)
+        self._last = (context.events, link)
         return link
 
     @hookimpl
@@ -150,7 +154,7 @@ class _EntryPointPlugin(RedisPlugin):
 
     def __init__(self) -> None:
         self.settings = None
-        self._links = {}
+        self._last = None
 
     def settings_for(self, context: PipelineContext) -> RedisSettings | None:
         options = context.options.get("redis")

@@ -36,12 +36,14 @@ if state == 'open' then
   local ready = tonumber(s[3]) + cooldown
   if now < ready then return {'0', '0', tostring(ready - now), state, state, failures} end
   redis.call('HSET', KEYS[1], 'state', 'half_open', 'probing', '1', 'probe_at', tostring(now))
+  redis.call('PEXPIRE', KEYS[1], 86400000)
   return {'1', '1', '0', 'open', 'half_open', failures}
 end
 if s[4] == '1' and now - tonumber(s[5] or '0') < cooldown then
   return {'0', '0', '0', state, state, failures}
 end
 redis.call('HSET', KEYS[1], 'probing', '1', 'probe_at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], 86400000)
 return {'1', '1', '0', state, state, failures}
 """
 
@@ -62,6 +64,7 @@ if state == 'closed' then
     if failures >= tonumber(ARGV[3]) then
       redis.call('HSET', KEYS[1], 'state', 'open', 'failures', failures, 'opened_at', now,
                  'probing', '0')
+      redis.call('PEXPIRE', KEYS[1], 86400000)
       return {state, 'open', tostring(failures)}
     end
     redis.call('HSET', KEYS[1], 'failures', failures)
@@ -79,6 +82,7 @@ elseif outcome == 'failure' then
   failures = failures + 1
   redis.call('HSET', KEYS[1], 'state', 'open', 'failures', failures, 'opened_at', now,
              'probing', '0')
+  redis.call('PEXPIRE', KEYS[1], 86400000)
   return {state, 'open', tostring(failures)}
 end
 redis.call('HSET', KEYS[1], 'probing', '0')

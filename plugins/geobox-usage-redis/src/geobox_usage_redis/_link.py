@@ -12,6 +12,7 @@ Redis again, the link emits ``geobox.redis`` with ``state="restored"``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -144,6 +145,7 @@ class RedisLink:
                 result = await operation(self.client())
         except (RedisError, OSError, TimeoutError) as exc:
             self._lost(exc)
+            await self._drop_client()
             raise RedisUnavailable from None
         if not self.available:
             await self._restored()
@@ -183,6 +185,15 @@ class RedisLink:
                 await hook()
             except RedisUnavailable:
                 return
+
+    async def _drop_client(self) -> None:
+        """Forget the client and its pooled connections: after an outage, sockets to the
+        old server are dead, and each would fail once more when picked from the pool."""
+        client, self._client = self._client, None
+        self._scripts.clear()
+        if client is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await client.aclose()
 
     async def aclose(self) -> None:
         """Close the connections (idempotent)."""
