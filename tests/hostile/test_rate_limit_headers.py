@@ -12,8 +12,8 @@ import asyncio
 
 import pytest
 
-from geobox_usage import ClientRateLimitError, RateLimitConfig, RetryConfig
-from geobox_usage.testing import SimulatedGeobox
+from geobox_usage import ClientRateLimitError, GeoboxTimeoutError, RateLimitConfig, RetryConfig
+from geobox_usage.testing import Fault, FaultPlan, SimulatedGeobox
 from tests.stages._helpers import FakeClock
 from tests.stages._resilience import client_for
 
@@ -96,3 +96,23 @@ async def test_a_rate_below_one_per_period_spaces_requests(sim: SimulatedGeobox)
             await client.get_usage_summary()
     assert sim.count("GET", "usage/summary") == 3
     assert 3.9 <= clock.monotonic() - start <= 4.1
+
+
+async def test_a_call_that_never_gets_a_slot_is_not_reported_as_sent(
+    sim: SimulatedGeobox,
+) -> None:
+    sim.faults = FaultPlan().sequence("usage/summary", Fault.delay(0.5))
+    retry = RetryConfig(attempts=1, deadline=0.2)
+    config = RateLimitConfig(max_concurrency=1)
+    client, _ = client_for(sim, retry=retry, rate_limit=config)
+    async with client, asyncio.timeout(5):
+        holder = asyncio.create_task(client.get_usage_summary())  # holds the only slot
+        while sim.count("GET", "usage/summary") < 1:
+            await asyncio.sleep(0.001)
+        with pytest.raises(ClientRateLimitError) as caught:
+            await client.get_usage_summary()
+        assert caught.value.request_sent is False
+        with pytest.raises(GeoboxTimeoutError) as sent:
+            await holder
+        assert sent.value.request_sent is True  # that one did reach the server
+    assert sim.count("GET", "usage/summary") == 1

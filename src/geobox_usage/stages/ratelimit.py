@@ -136,7 +136,12 @@ class RateLimitStage:
             wait = await self.store.acquire()
             if wait > 0.0:
                 await self._wait_turn(request, wait)
-        async with self._slots:
+        slots = self._slots
+        if slots.locked() and request.deadline is not None:
+            await self._wait_for_slot(request, request.deadline)
+        else:
+            await slots.acquire()
+        try:
             store = self.store
             state = store.state
             epoch = state.epoch if state is not None else 0
@@ -156,6 +161,26 @@ class RateLimitStage:
             if store.state is not self._seen:
                 self._state_changed()
             return response
+        finally:
+            slots.release()
+
+    async def _wait_for_slot(self, request: Request, deadline: float) -> None:
+        """Wait for a concurrency slot; refuse, unsent, just before the deadline."""
+        remaining = deadline - self._clock.monotonic() - DEADLINE_MARGIN
+        try:
+            async with asyncio.timeout(max(0.0, remaining)):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise ClientRateLimitError(
+                f"{request.operation}: {request.method} {request.display_url} was not sent: "
+                f"all {self.config.max_concurrency} concurrency slots stayed busy until the "
+                "call's deadline",
+                status=429,
+                method=request.method,
+                url=request.display_url,
+                operation=request.operation,
+                request_id=request.request_id,
+            ) from None
 
     async def _wait_turn(self, request: Request, wait: float | None) -> None:
         """Queue for a send; raise :class:`ClientRateLimitError` if it comes too late."""
