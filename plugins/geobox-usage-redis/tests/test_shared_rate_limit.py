@@ -81,3 +81,23 @@ async def test_a_pause_learnt_by_one_client_holds_the_other(
         await second.get_usage_summary()
     times = [r.received_at for r in sim.requests]
     assert times[1] - times[0] >= 0.25
+
+
+async def test_successes_in_any_client_restore_the_fleet_rate(
+    redis_server: RedisServer, prefix: str, sim: SimulatedGeobox
+) -> None:
+    sim.faults = FaultPlan().sequence("usage/summary", Fault.status(429, retry_after=0.001))
+    config = RateLimitConfig(rate=100, period=1.0)
+    first, events = fleet_client(sim, redis_server.url, prefix, rate_limit=config)
+    second, _ = fleet_client(sim, redis_server.url, prefix, rate_limit=config)
+    async with first, second:
+        await first.get_usage_summary()  # cut to 50, then one success buffered
+        for _ in range(6):
+            await second.get_usage_summary()  # each applies the success before it
+        for _ in range(6):
+            await first.get_usage_summary()
+        stage = next(s.stage for s in first.pipeline.stages if s.name == "rate_limit")
+        assert stage.rate == 100.0
+    actions = [e["action"] for e in events.named("geobox.ratelimit")]
+    assert actions[0] == "slowdown"
+    assert actions[-1] == "speedup"

@@ -39,6 +39,9 @@ __all__ = [
     "window_shape",
 ]
 
+_TIME_EPSILON: Final = 1e-9
+"""A wait shorter than this is float rounding of a wait already served: none."""
+
 ADAPTIVE_BURST_S: Final = 0.1
 """Below the configured rate, the window holds this many seconds' worth of sends."""
 
@@ -87,7 +90,7 @@ class SlidingWindow:
         limit = self.limit
         if len(sent) >= limit:
             wait = sent[-limit] + self.span - now
-            if wait > 0.0:
+            if wait > _TIME_EPSILON:
                 return wait
         sent.append(now)
         while len(sent) > limit:
