@@ -96,16 +96,17 @@ async def test_cancelled_while_waiting_on_the_limiter_and_for_a_slot(
     server: SimulatedGeobox,
 ) -> None:
     probe = InFlightProbe()
-    # The limiter: one request per minute; the first call takes it.
+    # The limiter: one request per 250 ms; the first call takes it, and the queue of
+    # 100 fits in the 30 s deadline (a queue that would not is refused at once).
     limited = make_client(
-        server, probe, rate_limit=RateLimitConfig(rate=1, period=60, adaptive=False)
+        server, probe, rate_limit=RateLimitConfig(rate=1, period=0.25, adaptive=False)
     )
     async with limited as client:
         await client.get_usage_summary()
         tasks = calls(client)
         await asyncio.sleep(0.02)
         await cancel_all(tasks)
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
         assert server.count("GET", "usage/process") == 0
     # The concurrency cap: slots held by slow calls, 100 more waiting for one.
     server.faults = FaultPlan().random("usage/summary", 1.0, [Fault.delay(0.2)])

@@ -12,10 +12,11 @@ from geobox_usage import AsyncGeoboxClient, RateLimitConfig
 HOST = os.environ.get("GEOBOX_HOST", "https://api.geobox.ir")
 
 SETTINGS = RateLimitConfig(
-    rate=None,  # requests per period; None: no fixed rate
+    rate=None,  # requests per period; None: no fixed rate; 0.5 is allowed
     period=1.0,  # seconds
     max_concurrency=64,  # attempts in flight at once (also the aiohttp pool size)
     adaptive=True,  # AIMD on 429s
+    max_pause=60.0,  # the longest pause one X-RateLimit-Reset may impose
 )
 
 

@@ -29,6 +29,7 @@ from geobox_usage.errors import (
     AuthorizationError,
     CircuitOpenError,
     ClientClosedError,
+    ClientRateLimitError,
     GeoboxError,
     GeoboxTimeoutError,
     HTTPStatusError,
@@ -52,7 +53,7 @@ from geobox_usage.pipeline import (
     Stage,
     Transport,
 )
-from geobox_usage.resilience import BreakerStore, RetryBudgetStore
+from geobox_usage.resilience import BreakerStore, RateLimitStore, RetryBudgetStore
 from geobox_usage.resources import AsyncApiKey, AsyncUser
 from geobox_usage.usage import AsyncUsage
 
@@ -74,6 +75,7 @@ __all__ = [
     "CircuitBreakerConfig",
     "CircuitOpenError",
     "ClientClosedError",
+    "ClientRateLimitError",
     "Clock",
     "CredentialKind",
     "Credentials",
@@ -90,6 +92,7 @@ __all__ = [
     "PipelineStage",
     "RateLimitConfig",
     "RateLimitError",
+    "RateLimitStore",
     "Request",
     "RequestSpec",
     "Response",

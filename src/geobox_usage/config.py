@@ -99,16 +99,15 @@ class RateLimitConfig:
     """How fast, and how many at once, requests may go out.
 
     Attributes:
-        rate: requests allowed per ``period``; ``None`` sets no fixed rate (the adaptive
-            part still slows down after 429s).
+        rate: requests allowed per ``period`` (at most ``rate`` in any window of
+            ``period`` seconds); ``None`` sets no fixed rate (the adaptive part still
+            slows down after 429s). A rate below one is allowed: ``rate=0.5,
+            period=1.0`` sends one request every two seconds.
         period: the length of the rate window, in seconds.
         max_concurrency: the most requests in flight at once.
         adaptive: lower the rate on 429s and raise it back after successes (AIMD).
-        max_pause: the longest pause taken from ``X-RateLimit-Remaining: 0`` and
-            ``X-RateLimit-Reset``, whatever the server says.
-
-    Any positive rate works, below one per period too (``rate=1, period=10``, or
-    ``rate=0.5``: one request every two periods).
+        max_pause: the longest pause, in seconds, that one answer's
+            ``X-RateLimit-Remaining: 0`` / ``X-RateLimit-Reset`` may impose.
     """
 
     rate: float | None = None
@@ -129,6 +128,7 @@ class RateLimitConfig:
             owner,
             f"adaptive must be a bool, got {self.adaptive!r}",
         )
+        _positive(owner, "max_pause", self.max_pause)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ __all__ = [
     "AuthorizationError",
     "CircuitOpenError",
     "ClientClosedError",
+    "ClientRateLimitError",
     "GeoboxError",
     "GeoboxTimeoutError",
     "HTTPStatusError",
@@ -195,6 +196,24 @@ class RateLimitError(HTTPStatusError):
     """429: too many requests; ``retry_after`` says how long the server asked to wait."""
 
     default_status = 429
+
+
+class ClientRateLimitError(RateLimitError):
+    """The client's own rate limiter refused the call: nothing was sent.
+
+    Raised at once, without sending, when waiting for the limiter (the configured rate,
+    or a pause the server asked for with ``X-RateLimit-Remaining: 0``) would pass the
+    call's deadline. It is a :class:`RateLimitError`, with ``status`` 429, so that code
+    which backs off on "too many requests" treats both alike; ``request_sent`` (always
+    ``False``) and ``headers`` (``None``: there was no answer) tell it apart from a 429
+    the server sent.
+
+    Attributes:
+        request_sent: always ``False``.
+        retry_after: seconds until the limiter would have let the call through.
+    """
+
+    request_sent = False
 
 
 class ServerError(HTTPStatusError):

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from geobox_usage.caching.backends import CacheBackend
     from geobox_usage.events import EventListener
     from geobox_usage.pipeline import PipelineContext, PipelineStage, Transport
-    from geobox_usage.resilience import BreakerStore, RetryBudgetStore
+    from geobox_usage.resilience import BreakerStore, RateLimitStore, RetryBudgetStore
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
@@ -112,4 +112,15 @@ def geobox_usage_retry_budget_store(context: PipelineContext) -> RetryBudgetStor
 
     Asked once, when the client is built. Without an answer each client keeps its own
     budget in memory; a shared store bounds the retries of a whole fleet together.
+    """
+
+
+@hookspec(firstresult=True)
+def geobox_usage_rate_limit_store(context: PipelineContext) -> RateLimitStore | None:
+    """Provide the store that keeps the rate limiter's budget, adaptive rate and pause.
+
+    Asked once, when the client is built, and only when ``rate_limit=`` is set. Without
+    an answer each client keeps its own state in memory; a shared store (Redis, say)
+    makes every process using the credential share one budget of ``rate`` per
+    ``period``. The concurrency cap stays local to each client.
     """

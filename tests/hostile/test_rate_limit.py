@@ -11,17 +11,13 @@ import pytest
 
 from geobox_usage import (
     AsyncGeoboxClient,
-    GeoboxTimeoutError,
     RateLimitConfig,
-    RateLimitError,
     Request,
     RetryConfig,
     specs,
 )
-from geobox_usage.events import EventBus, PipelineEvent
+from geobox_usage.events import PipelineEvent
 from geobox_usage.hookspecs import hookimpl
-from geobox_usage.resilience._pacer import Pacer
-from geobox_usage.stages.ratelimit import RateLimitStage
 from geobox_usage.testing import DEMO_ACCESS_TOKEN, SimulatedGeobox
 from tests.stages._helpers import FakeClock
 
@@ -51,45 +47,6 @@ class StepClock:
             heapq.heappop(self._sleepers)[2].set_result(None)
         for _ in range(5):  # let the woken run until they sleep again or finish
             await asyncio.sleep(0)
-
-
-# -- item 8: waiters follow the current rate ---------------------------------------------
-
-
-async def test_waiters_follow_a_restored_rate_at_once() -> None:
-    clock = StepClock()
-    pacer = Pacer(1.0, clock)  # one request a second: the rate after a cut
-    done: list[float] = []
-
-    async def call() -> None:
-        await pacer.acquire()
-        done.append(clock.mono)
-
-    tasks = [asyncio.create_task(call()) for _ in range(5)]
-    await clock.advance(0)
-    assert done == [0.0]  # one went; four wait for t=1
-    pacer.rate = 1000.0  # the rate is restored while they wait
-    await clock.advance(1.0)
-    for _ in range(10):
-        await clock.advance(0.001)
-    await asyncio.gather(*tasks)
-    # At the old rate they would go at t=1, 2, 3 and 4; they all go by t=1.01.
-    assert len(done) == 5 and max(done) <= 1.01
-
-
-async def test_a_cut_at_the_floor_is_not_reported_again() -> None:
-    events: list[PipelineEvent] = []
-    stage = RateLimitStage(RateLimitConfig(rate=2.0), FakeClock(), EventBus((events.append,)))
-
-    async def refused(request: Any) -> Any:
-        raise RateLimitError(status=429, retry_after=0.0)
-
-    request = _request()
-    for _ in range(20):
-        with pytest.raises(RateLimitError):
-            await stage(request, refused)
-    slowdowns = [e.fields["rate"] for e in events if e.fields.get("action") == "slowdown"]
-    assert slowdowns == [1.0]  # 2 -> 1, the floor; twenty 429s, one change
 
 
 # -- item 9: rates below one per period --------------------------------------------------
@@ -138,35 +95,6 @@ async def test_the_pause_asked_by_headers_is_read_and_capped(
     pauses = [e.fields["pause_s"] for e in events if e.fields.get("action") == "pause"]
     assert pauses == ([] if paused is None else [pytest.approx(paused)])
     assert clock.monotonic() - before == pytest.approx(paused or 0.0)
-
-
-async def test_a_pause_past_the_deadline_fails_at_once_and_sends_nothing() -> None:
-    clock = FakeClock()
-    async with _sim_saying(str(1_800_000_000 + 30)) as sim, AsyncGeoboxClient(
-        sim.base_url, access_token=DEMO_ACCESS_TOKEN, clock=clock, load_entrypoints=False,
-        retry=RetryConfig(deadline=1.0),
-    ) as client:  # fmt: skip
-        await client.get_user()
-        with pytest.raises(RateLimitError) as caught:
-            await client.get_usage_summary()
-    assert sim.count("GET", "usage/summary") == 0
-    assert "nothing was sent" in str(caught.value)
-    assert caught.value.retry_after == pytest.approx(30.0)
-
-
-async def test_a_deadline_spent_waiting_says_nothing_was_sent() -> None:
-    # A rate of one request every 10 s, and a deadline of 1 s: the second call's
-    # deadline passes while it waits its turn, before anything is sent.
-    async with SimulatedGeobox() as sim, AsyncGeoboxClient(
-        sim.base_url, access_token=DEMO_ACCESS_TOKEN, load_entrypoints=False,
-        rate_limit=RateLimitConfig(rate=1, period=10.0, adaptive=False),
-        retry=RetryConfig(deadline=0.05),
-    ) as client:  # fmt: skip
-        await client.get_usage_summary()
-        with pytest.raises(GeoboxTimeoutError) as caught:
-            await client.get_usage_summary()
-    assert caught.value.request_sent is False
-    assert sim.count("GET", "usage/summary") == 1
 
 
 class _Recorder:

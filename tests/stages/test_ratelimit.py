@@ -6,7 +6,13 @@ import asyncio
 
 import pytest
 
-from geobox_usage import CacheConfig, RateLimitConfig, RateLimitError, RetryConfig
+from geobox_usage import (
+    CacheConfig,
+    ClientRateLimitError,
+    RateLimitConfig,
+    RateLimitError,
+    RetryConfig,
+)
 from geobox_usage.testing import Fault, FaultPlan, SimulatedGeobox
 from tests.conftest import ClientFactory
 
@@ -95,17 +101,13 @@ async def test_every_attempt_passes_the_limiter(sim: SimulatedGeobox) -> None:
         rate_limit=RateLimitConfig(rate=1, period=60.0, adaptive=False),
     )
     async with client:
-        call = asyncio.create_task(client.get_usage_summary())
-        while sim.count("GET", "usage/summary") < 1:
-            await asyncio.sleep(0.001)
-        # The retry is due after 1 ms, but the limiter allows one request a minute: the
-        # second attempt waits on it instead of reaching the server.
-        await asyncio.sleep(0.05)
-        assert sim.count("GET", "usage/summary") == 1
-        assert not call.done()
-        call.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await call
+        # The retry is due after 1 ms, but the limiter allows one request a minute, past
+        # the call's deadline: the second attempt is refused by the limiter, unsent.
+        with pytest.raises(ClientRateLimitError) as caught:
+            await client.get_usage_summary()
+    assert caught.value.request_sent is False
+    assert caught.value.attempts == 2
+    assert 59 < (caught.value.retry_after or 0) <= 60
     assert sim.count("GET", "usage/summary") == 1
 
 

@@ -8,5 +8,6 @@ stores, and :mod:`._singleflight` makes concurrent identical calls share one req
 
 from geobox_usage.caching._policy import CacheControl, CacheEntry
 from geobox_usage.caching.backends import CacheBackend, InMemoryCacheBackend
+from geobox_usage.caching.generations import CacheGenerations
 
-__all__ = ["CacheBackend", "CacheControl", "CacheEntry", "InMemoryCacheBackend"]
+__all__ = ["CacheBackend", "CacheControl", "CacheEntry", "CacheGenerations", "InMemoryCacheBackend"]

@@ -6,9 +6,10 @@ The async stages in :mod:`geobox_usage.stages` (``retry``, ``breaker``, ``rateli
 are thin shells around these modules.
 
 The state that several processes might one day share sits behind small protocols,
-:class:`BreakerStore` and :class:`RetryBudgetStore`; the in-memory implementations are
-the defaults. A plugin supplies another one through the ``geobox_usage_breaker_store``
-or ``geobox_usage_retry_budget_store`` hook, or replaces the stage by name.
+:class:`BreakerStore`, :class:`RetryBudgetStore` and :class:`RateLimitStore`; the
+in-memory implementations are the defaults. A plugin supplies another one through the
+``geobox_usage_breaker_store``, ``geobox_usage_retry_budget_store`` or
+``geobox_usage_rate_limit_store`` hook, or replaces the stage by name.
 """
 
 from geobox_usage.resilience._aimd import AimdState, RateMeter, pause_from_headers
@@ -28,6 +29,7 @@ from geobox_usage.resilience._budget import (
     RetryBudgetStore,
 )
 from geobox_usage.resilience._decision import GiveUp, Retry, decide, refusal
+from geobox_usage.resilience._ratestore import InMemoryRateLimitStore, RateLimitStore
 
 __all__ = [
     "Admission",
@@ -37,8 +39,10 @@ __all__ = [
     "CircuitState",
     "GiveUp",
     "InMemoryBreakerStore",
+    "InMemoryRateLimitStore",
     "InMemoryRetryBudgetStore",
     "Outcome",
+    "RateLimitStore",
     "RateMeter",
     "Retry",
     "RetryBudget",

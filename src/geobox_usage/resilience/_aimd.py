@@ -7,7 +7,8 @@ when the server says "too many requests" and grows back additively as calls succ
   With no rate set yet, the cut starts from the measured send rate;
 * one cut per round: a 429 answering an attempt sent *before* the last cut says
   nothing new about the lowered rate, so it is ignored (the ``epoch`` check). Without
-  this, a burst of 429s already in flight would collapse the rate to the floor;
+  this, a burst of 429s already in flight would collapse the rate to the floor. A 429
+  at the floor changes nothing and starts no new round;
 * each success then adds ``target / RECOVERY_STEPS``; reaching the target (the
   configured rate, or the measured rate when none is configured) ends the recovery and
   restores the configured limit (or no limit at all).
@@ -24,8 +25,8 @@ from typing import Final
 
 __all__ = [
     "DECREASE_FACTOR",
+    "EPOCH_THRESHOLD",
     "MIN_RATE",
-    "PLAUSIBLE_WINDOW_S",
     "RECOVERY_STEPS",
     "AimdState",
     "RateMeter",
@@ -93,6 +94,8 @@ def on_throttle(state: AimdState, *, sent_epoch: int, measured: float) -> AimdSt
     else:
         target = current
     rate = min(current, max(MIN_RATE, current * DECREASE_FACTOR))
+    if state.rate is not None and rate >= state.rate:
+        return state  # already at the floor: nothing to cut, no new round
     return AimdState(state.ceiling, rate, target, state.epoch + 1)
 
 
@@ -156,24 +159,27 @@ class RateMeter:
         return sum(self._counts) / span
 
 
-PLAUSIBLE_WINDOW_S: Final = 86_400.0
-"""The longest ``X-RateLimit-Reset`` read as seconds from now; larger values are epoch
-times (many servers send one), from which the seconds left are computed."""
+EPOCH_THRESHOLD: Final = 365 * 24 * 3600.0
+"""An ``X-RateLimit-Reset`` above this many seconds (a year) is read as an epoch time:
+no rate window is that long, and every epoch time since 1971 is larger."""
 
 
 def pause_from_headers(
     headers: Mapping[str, str] | None, *, now: float, max_pause: float
 ) -> float | None:
     """Seconds to pause new attempts for, from ``X-RateLimit-Remaining: 0`` and
-    ``X-RateLimit-Reset``; ``None`` when the answer does not ask for one.
+    ``X-RateLimit-Reset``; ``None`` when the answer does not ask for a pause.
+
+    ``X-RateLimit-Reset`` is read as seconds from now, as the simulator and most APIs
+    send it, unless it is larger than :data:`EPOCH_THRESHOLD`: then it is an epoch
+    time (GitHub's form), and the pause lasts until then. A reset in the past asks for
+    nothing; a pause longer than ``max_pause`` is cut to ``max_pause``, so that no
+    single answer can stop the client for long.
 
     Args:
         headers: the answer's headers.
-        now: the wall-clock time, seconds since the epoch (for an epoch ``Reset``).
-        max_pause: the longest pause taken from headers, whatever they say.
-
-    A ``Reset`` beyond :data:`PLAUSIBLE_WINDOW_S` is an epoch time; one already past,
-    unreadable, not finite or not positive asks for nothing.
+        now: the wall-clock time (``Clock.time()``), for an epoch reset.
+        max_pause: the longest pause one answer may ask for, in seconds.
     """
     if headers is None or headers.get("X-RateLimit-Remaining", "").strip() != "0":
         return None
@@ -183,7 +189,7 @@ def pause_from_headers(
         return None
     if not math.isfinite(seconds):
         return None
-    if seconds > PLAUSIBLE_WINDOW_S:
+    if seconds > EPOCH_THRESHOLD:
         seconds -= now
     if seconds <= 0:
         return None

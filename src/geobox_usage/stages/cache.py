@@ -22,6 +22,10 @@ costs no attempt, no rate-limit slot and no breaker accounting.
   can name the same user, so invalidating all of the identity's entries of those
   operations is the rule that is never wrong. A read that was in flight during the
   update stores its answer under the old generation, where no one will look.
+  Generations live in the stage, unless the backend also implements
+  :class:`~geobox_usage.caching.CacheGenerations`: then they live in the backend, and
+  an update in one process invalidates the entries every process sharing the backend
+  stored.
 
 Non-idempotent calls are never coalesced nor cached.
 """
@@ -47,6 +51,7 @@ from geobox_usage.caching._policy import (
 )
 from geobox_usage.caching._singleflight import SingleFlight
 from geobox_usage.caching.backends import CacheBackend, InMemoryCacheBackend
+from geobox_usage.caching.generations import CacheGenerations
 from geobox_usage.config import CacheConfig
 from geobox_usage.hookspecs import hookimpl
 from geobox_usage.pipeline import Handler, PipelineContext, PipelineStage, Slot
@@ -65,7 +70,7 @@ class CacheStage:
         clock: ``clock.time()`` timestamps entries.
     """
 
-    __slots__ = ("_backend", "_clock", "_config", "_flights", "_generations")
+    __slots__ = ("_backend", "_clock", "_config", "_flights", "_generations", "_shared_generations")
 
     def __init__(
         self,
@@ -86,6 +91,9 @@ class CacheStage:
             )
         self._flights: SingleFlight[Response] = SingleFlight()
         self._generations: dict[tuple[str, str], int] = {}
+        self._shared_generations: CacheGenerations | None = (
+            self._backend if isinstance(self._backend, CacheGenerations) else None
+        )
 
     @property
     def backend(self) -> CacheBackend | None:
@@ -106,7 +114,15 @@ class CacheStage:
                 return await call_next(request)
             finally:
                 self.invalidate(request.identity, spec.cache.invalidates)
-        generation = self._generations.get((request.identity, spec.name), 0)
+                shared = self._shared_generations
+                if shared is not None:
+                    for operation in spec.cache.invalidates:
+                        await shared.bump(f"{request.identity} {operation}")
+        shared = self._shared_generations
+        if shared is not None and spec.cache.store:
+            generation = await shared.generation(f"{request.identity} {spec.name}")
+        else:
+            generation = self._generations.get((request.identity, spec.name), 0)
         backend = self._backend
         if backend is None or not spec.cache.store:
             # Single flight only: a tuple is key enough (secrets in it are ``Secret``
