@@ -185,6 +185,12 @@ def _measure(args: argparse.Namespace, names: list[str], url: str, results: RunR
     _progress(f"single flight: {results.single_flight.requests} request(s) for 1000 calls")
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it: no machine paths in results."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else path.name
+
+
 def _update_docs(report: str) -> None:
     page = ROOT / "docs" / "performance.md"
     text = page.read_text()
@@ -222,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.results_dir.mkdir(parents=True, exist_ok=True)
     (args.results_dir / "latest.md").write_text(report)
     raw = {
-        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "settings": {k: _shown(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "results": asdict(results),
     }
     (args.results_dir / "latest.json").write_text(json.dumps(raw, indent=1) + "\n")
