@@ -124,7 +124,14 @@ def test_serve_prints_the_host_to_pass_and_logs_each_request() -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                # A second Ctrl-C, as a person would press: asyncio's runner raises
+                # KeyboardInterrupt at once on it. (Under heavy machine load the first
+                # one was once not honoured within 10 s; the cause is not pinned down.)
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=30)
         finally:
             if proc.poll() is None:
                 proc.kill()
