@@ -55,6 +55,7 @@ def test_series_pairs_reads_the_real_shape_and_refuses_others() -> None:
         ("2025-07-07T00:00:00", 21.0),
         ("2025-07-08T00:00:00", 2.5),
     ]
+    assert series_pairs([["2025-07-07T00:00:00Z", 1]]) == [("2025-07-07T00:00:00Z", 1.0)]
     for odd in ({"a": 1}, [{"time": "t", "value": 1}], [["t", "x"]], [["t", True]], [["t"]]):
         assert series_pairs(odd) is None, odd
 

@@ -81,12 +81,18 @@ def render_json(console: Console, value: Any) -> None:
 
 
 def series_pairs(points: object) -> list[tuple[str, float]] | None:
-    """The ``[time, value]`` pairs of an API usage answer, or ``None`` when it is not one."""
+    """The ``[time, value]`` pairs of an API usage answer, or ``None`` when it is not one.
+
+    :func:`usage_points` checks the shape; the times are kept as the server wrote them
+    (``...Z`` stays ``...Z``), so tables and CSV show what was sent.
+    """
+    if not isinstance(points, list):
+        return None
     try:
         parsed = usage_points(points)
     except ValueError:
         return None
-    return [(when.isoformat(), float(value)) for when, value in parsed]
+    return [(str(point[0]), float(value)) for point, (_, value) in zip(points, parsed, strict=True)]
 
 
 def points_csv(pairs: Sequence[tuple[str, float]], param: str) -> str:
