@@ -175,7 +175,7 @@ def _official_sdk(level: int) -> Opener:
 
 def default_client(base_url: str, **options: Any) -> AsyncGeoboxClient:
     """This client with its default pipeline (plus ``options``), as the benchmark uses it."""
-    return AsyncGeoboxClient(base_url, access_token=BENCH_TOKEN, **options)
+    return AsyncGeoboxClient(base_url, access_token=BENCH_TOKEN, load_entrypoints=False, **options)
 
 
 def _this_client(level: int, *, cache: bool = False) -> Opener:

@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 __all__ = [
     "CachePolicy",
@@ -91,16 +91,27 @@ def _finite_float(text: str) -> float:
     return value
 
 
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+"""Built once: ``json.loads`` with hooks builds a new decoder on every call."""
+
+
 def decode_json(body: bytes) -> Any:
     """Decode any JSON value and hand it back as the server sent it.
 
     Refuses, as :class:`DecodeProblem`, what is not JSON or cannot be read safely:
     invalid UTF-8 or syntax, ``NaN`` and ``Infinity`` (not JSON, though Python's
     parser accepts them), numbers beyond a float or Python's integer digit limit, and
-    nesting deeper than the parser's recursion allows.
+    nesting deeper than the parser's recursion allows. Bodies in UTF-16 or UTF-32 are
+    read as :func:`json.loads` reads bytes (a UTF-8 byte order mark is skipped).
     """
     try:
-        return json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = body.decode(json.detect_encoding(body))
+        if text.startswith("\ufeff"):
+            text = text[1:]  # a UTF-8 byte order mark, which json.loads skips too
+        return _DECODER.decode(text)
     except DecodeProblem:
         raise
     except RecursionError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
-import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -46,6 +45,7 @@ from geobox_usage.errors import (
 )
 from geobox_usage.events import EventBus
 from geobox_usage.logs import current_request_id, host_request_id
+from geobox_usage.logs._request_id import new_request_id
 from geobox_usage.pipeline import PipelineContext
 from geobox_usage.resources import AsyncApiKey, AsyncUser
 from geobox_usage.stages.auth import TOKEN_SPEC
@@ -189,6 +189,8 @@ class AsyncGeoboxClient:
             limits=limits,
         )
         self.context, self.pipeline = assemble(self.plugin_manager, context)
+        self._identity = self.context.identity
+        self._send = self.pipeline.send
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -219,7 +221,7 @@ class AsyncGeoboxClient:
         return self
 
     def _login_request(self) -> Request:
-        rid = current_request_id() or uuid.uuid4().hex
+        rid = current_request_id() or new_request_id()
         return Request(
             spec=TOKEN_SPEC,
             url=self.base_url + TOKEN_SPEC.path,
@@ -377,7 +379,7 @@ class AsyncGeoboxClient:
             request_id
             or current_request_id()
             or host_request_id(self._host_request_id_key)
-            or uuid.uuid4().hex
+            or new_request_id()
         )
         path = spec.path.format_map(path_args) if path_args else spec.path
         headers: tuple[tuple[str, str], ...]
@@ -388,14 +390,7 @@ class AsyncGeoboxClient:
             headers = (*_JSON_HEADERS, ("X-Request-ID", rid))
             body = jsonlib.dumps(json, separators=(",", ":")).encode()
         request = Request(
-            spec=spec,
-            url=self.base_url + path,
-            params=params,
-            headers=headers,
-            body=body,
-            request_id=rid,
-            identity=self.context.identity,
-            target=target,
+            spec, self.base_url + path, params, headers, body, rid, self._identity, target
         )
         task = asyncio.current_task()
         if task is None:  # pragma: no cover - asyncio runs every coroutine in a task
@@ -403,7 +398,7 @@ class AsyncGeoboxClient:
         response: Response | None = None
         self._calls.add(task)
         try:
-            response = await self.pipeline.send(request)
+            response = await self._send(request)
         except asyncio.CancelledError:
             if not self._cut_by_close(task):
                 raise

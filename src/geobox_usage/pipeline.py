@@ -192,9 +192,11 @@ class Pipeline:
         """Stage names, outermost first, then ``"transport"``."""
         return (*(s.name for s in self.stages), "transport")
 
-    async def send(self, request: Request) -> Response:
-        """Run ``request`` through every stage and the transport."""
-        return await self._handler(request)
+    @property
+    def send(self) -> Handler:
+        """Runs a request through every stage and the transport: the outermost stage
+        itself, linked at construction (no extra frame per call)."""
+        return self._handler
 
     async def authenticate(self, request: Request) -> None:
         """Let every :class:`Authenticator` stage log in, outermost first (each sends

@@ -66,33 +66,30 @@ class SingleFlight(Generic[T]):
             BaseException: whatever the work raised (a copy, for a follower, when it is
                 a :class:`~geobox_usage.GeoboxError`).
         """
+        flights = self._flights
         while True:
-            flight = self._flights.get(key)
-            if flight is None:
-                return await self._lead(key, work), True  # no one to share with: no future
+            flight = flights.get(key)
+            if flight is None:  # lead, inline: no future, no task, no extra frame
+                flight = flights[key] = _Flight()
+                try:
+                    value = await work()
+                except Exception as exc:
+                    self._finish(key, flight, (None, exc))
+                    raise
+                except BaseException:  # cancelled (or interrupted): hand over, never fail others
+                    self._finish(key, flight, None)
+                    raise
+                self._finish(key, flight, (value, None))
+                return value, True
             outcome = await self._follow(flight)
             if outcome is None:
                 continue  # the leader was cancelled: lead now, or follow whoever does
-            value, error = outcome
+            shared, error = outcome
             if isinstance(error, GeoboxError):
                 raise copy_for_caller(error) from error.__cause__
             if error is not None:
                 raise error
-            return value, False  # type: ignore[return-value]
-
-    async def _lead(self, key: Hashable, work: Callable[[], Awaitable[T]]) -> T:
-        flight: _Flight[T] = _Flight()
-        self._flights[key] = flight
-        try:
-            value = await work()
-        except Exception as exc:
-            self._finish(key, flight, (None, exc))
-            raise
-        except BaseException:  # cancelled (or interrupted): hand over, never fail others
-            self._finish(key, flight, None)
-            raise
-        self._finish(key, flight, (value, None))
-        return value
+            return shared, False  # type: ignore[return-value]
 
     @staticmethod
     async def _follow(flight: _Flight[T]) -> _Outcome[T]:

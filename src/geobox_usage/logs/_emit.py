@@ -70,6 +70,13 @@ _host_audit = structlog.wrap_logger(
 
 _host_check: tuple[object, Callable[[int], bool] | None] = (None, None)
 
+# structlog's configuration object: ``get_config()`` copies it into a new dict on every
+# call, and the level check runs several times per call. If a structlog release moves
+# it, the public function is used instead.
+_STRUCTLOG_CONFIG: Any = getattr(getattr(structlog, "_config", None), "_CONFIG", None)
+if not hasattr(_STRUCTLOG_CONFIG, "default_wrapper_class"):  # pragma: no cover
+    _STRUCTLOG_CONFIG = None
+
 
 def _host_level_check() -> Callable[[int], bool] | None:
     """The host's own level check, when its structlog wrapper class has one.
@@ -80,7 +87,11 @@ def _host_level_check() -> Callable[[int], bool] | None:
     each event, so a level changed later is seen.
     """
     global _host_check
-    wrapper = structlog.get_config()["wrapper_class"]
+    wrapper = (
+        _STRUCTLOG_CONFIG.default_wrapper_class
+        if _STRUCTLOG_CONFIG is not None
+        else structlog.get_config()["wrapper_class"]
+    )
     if _host_check[0] is not wrapper:
         check: Callable[[int], bool] | None = None
         if hasattr(wrapper, "is_enabled_for"):

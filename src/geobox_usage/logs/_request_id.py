@@ -9,15 +9,18 @@ new UUID. Events log it under :data:`LOG_FIELD` (``geobox_request_id``), never u
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 from uuid import UUID
 
+import structlog.contextvars
 from structlog.contextvars import get_contextvars
 
-__all__ = ["LOG_FIELD", "current_request_id", "host_request_id", "request_id"]
+__all__ = ["LOG_FIELD", "current_request_id", "host_request_id", "new_request_id", "request_id"]
 
 LOG_FIELD = "geobox_request_id"
 """The field the library's events carry the call's request id in."""
@@ -26,6 +29,30 @@ _REQUEST_ID: ContextVar[str | None] = ContextVar("geobox_usage_request_id", defa
 
 # Sent as a header: printable ASCII only, so it cannot split or forge headers.
 _VALID = re.compile(r"[\x21-\x7e]{1,200}")
+
+# The version (4) and variant (RFC 4122) bits of a random UUID, as ``uuid.uuid4`` sets
+# them: cleared, then set, in the 128-bit number.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+# structlog keeps each key bound with ``bind_contextvars`` in a ContextVar of its own,
+# named ``structlog_<key>``, in this registry: reading the one var is far cheaper than
+# ``get_contextvars()``, which copies the whole context. If a structlog release moves
+# the registry, the public function is used instead.
+_STRUCTLOG_VARS: dict[str, ContextVar[Any]] | None = getattr(
+    structlog.contextvars, "_CONTEXT_VARS", None
+)
+_STRUCTLOG_PREFIX: str = getattr(structlog.contextvars, "STRUCTLOG_KEY_PREFIX", "structlog_")
+
+
+def new_request_id() -> str:
+    """A new random request id: the 32 hex digits of a version 4 UUID.
+
+    What ``uuid.uuid4().hex`` returns, without building a :class:`~uuid.UUID` (the
+    client makes one per call).
+    """
+    number = int.from_bytes(os.urandom(16), "big")
+    return f"{(number & _UUID4_CLEAR) | _UUID4_SET:032x}"
 
 
 @contextmanager
@@ -73,7 +100,14 @@ def host_request_id(key: str | None) -> str | None:
     """
     if key is None:
         return None
-    value = get_contextvars().get(key)
+    value: Any
+    if _STRUCTLOG_VARS is not None:
+        var = _STRUCTLOG_VARS.get(_STRUCTLOG_PREFIX + key)
+        if var is None:
+            return None  # never bound in this process
+        value = var.get()  # ``...`` when unbound: not a str, so ignored below
+    else:  # pragma: no cover - a structlog without the registry
+        value = get_contextvars().get(key)
     if isinstance(value, UUID):
         value = value.hex
     if isinstance(value, str) and _VALID.fullmatch(value):

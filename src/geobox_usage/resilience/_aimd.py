@@ -26,6 +26,7 @@ from typing import Final
 __all__ = [
     "DECREASE_FACTOR",
     "EPOCH_THRESHOLD",
+    "REMAINING_HEADER",
     "MIN_RATE",
     "RECOVERY_STEPS",
     "AimdState",
@@ -159,6 +160,9 @@ class RateMeter:
         return sum(self._counts) / span
 
 
+REMAINING_HEADER: Final = "X-RateLimit-Remaining"
+"""The header whose ``0`` asks for a pause (with ``X-RateLimit-Reset``)."""
+
 EPOCH_THRESHOLD: Final = 365 * 24 * 3600.0
 """An ``X-RateLimit-Reset`` above this many seconds (a year) is read as an epoch time:
 no rate window is that long, and every epoch time since 1971 is larger."""
@@ -181,7 +185,7 @@ def pause_from_headers(
         now: the wall-clock time (``Clock.time()``), for an epoch reset.
         max_pause: the longest pause one answer may ask for, in seconds.
     """
-    if headers is None or headers.get("X-RateLimit-Remaining", "").strip() != "0":
+    if headers is None or headers.get(REMAINING_HEADER, "").strip() != "0":
         return None
     try:
         seconds = float(headers.get("X-RateLimit-Reset", ""))

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import math
-from dataclasses import replace
 from urllib.parse import urlencode
 
 from geobox_usage._clock import Clock
@@ -262,8 +261,7 @@ class PasswordAuth:
         )
 
     def _token_request(self, request: Request) -> Request:
-        return replace(
-            request,
+        return request._replace(
             spec=TOKEN_SPEC,
             url=self._token_url,
             params=(),

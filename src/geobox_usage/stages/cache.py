@@ -32,7 +32,7 @@ Non-idempotent calls are never coalesced nor cached.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -128,7 +128,10 @@ class CacheStage:
             # Single flight only: a tuple is key enough (secrets in it are ``Secret``
             # values, hashable and never shown), and costs no encoding per call.
             flight = (request.identity, spec.method, request.url, request.params, generation)
-            return await self._shared(flight, request, call_next, "coalesced")
+            response, led = await self._flights.run(flight, partial(call_next, request))
+            if led:
+                return response
+            return _shared_copy(response, "coalesced")
         key = cache_key(
             identity=request.identity, method=spec.method, url=request.url, params=request.params
         )
@@ -139,14 +142,6 @@ class CacheStage:
         for operation in operations:
             slot = (identity, operation)
             self._generations[slot] = self._generations.get(slot, 0) + 1
-
-    async def _shared(
-        self, key: Hashable, request: Request, call_next: Handler, label: str | None
-    ) -> Response:
-        response, led = await self._flights.run(key, partial(call_next, request))
-        if led:
-            return response
-        return replace(response, data=response.request.spec.decode(response.body), cache=label)
 
     async def _cached(
         self, backend: CacheBackend, key: str, request: Request, call_next: Handler
@@ -167,9 +162,7 @@ class CacheStage:
                 return _from_entry(entry, request, "stale")
             raise
         if not led:
-            return replace(
-                response, data=response.request.spec.decode(response.body), cache="coalesced"
-            )
+            return _shared_copy(response, "coalesced")
         fresh = make_entry(
             status=response.status,
             headers=tuple(response.headers.items()),
@@ -193,6 +186,12 @@ class CacheStage:
 
     def __repr__(self) -> str:
         return f"CacheStage(config={self._config!r}, backend={self._backend!r})"
+
+
+def _shared_copy(response: Response, label: str) -> Response:
+    """The leader's answer for a follower: its own decoded data, so that no caller's
+    change to the data reaches another."""
+    return replace(response, data=response.request.spec.decode(response.body), cache=label)
 
 
 def _from_entry(entry: CacheEntry, request: Request, label: str) -> Response:

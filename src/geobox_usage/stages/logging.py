@@ -100,10 +100,14 @@ class LoggingStage:
         *,
         cancelled: bool = False,
     ) -> None:
+        level = _WARNING if error is not None else _INFO
+        audited = not request.spec.idempotent
+        if not audited and not enabled(level):
+            return  # the common case at WARNING: nothing is built
         duration_ms = round((time.perf_counter() - started) * 1000.0, 3)
         outcome = "cancelled" if cancelled else "error" if error is not None else "ok"
         status = _status(response, error)
-        if not request.spec.idempotent:
+        if audited:
             emit_audit(
                 {
                     "actor": self.actor,
@@ -117,8 +121,7 @@ class LoggingStage:
                     LOG_FIELD: request.request_id,
                 }
             )
-        level = _WARNING if error is not None else _INFO
-        if not enabled(level):
+        if audited and not enabled(level):
             return
         emit(
             level,

@@ -6,8 +6,8 @@ Every attempt (not a cache hit: the cache sits outside) passes, in order:
    memory unless a plugin shares it): at most ``rate`` sends in any ``period``, or the
    lower adaptive rate after 429s, and no send at all while a pause asked for by
    ``X-RateLimit-Remaining: 0`` lasts;
-2. an :class:`asyncio.Semaphore` of ``max_concurrency`` slots, held while the attempt
-   is in flight.
+2. one of ``max_concurrency`` slots (a first-in, first-out semaphore), held while the
+   attempt is in flight.
 
 A call that finds a send free goes straight on: no task, no future. Otherwise it joins
 one first-in, first-out queue, and a single pacer task asks the store again when the
@@ -42,7 +42,12 @@ from geobox_usage.errors import ClientRateLimitError, HTTPStatusError, RateLimit
 from geobox_usage.events import EventBus
 from geobox_usage.hookspecs import hookimpl
 from geobox_usage.pipeline import Handler, PipelineContext, PipelineStage, Slot
-from geobox_usage.resilience._aimd import AimdState, RateMeter, pause_from_headers
+from geobox_usage.resilience._aimd import (
+    REMAINING_HEADER,
+    AimdState,
+    RateMeter,
+    pause_from_headers,
+)
 from geobox_usage.resilience._ratestore import InMemoryRateLimitStore, RateLimitStore
 
 __all__ = ["RateLimitStage", "geobox_usage_stage"]
@@ -54,6 +59,55 @@ may be changed by another process without this one hearing of it."""
 DEADLINE_MARGIN: Final = 0.005
 """A waiter gives up this many seconds before its deadline, so that its own refusal
 (nothing sent) and not the retry stage's deadline timeout reports it."""
+
+
+class _Slots:
+    """The concurrency cap: a count of free slots and a first-in, first-out queue.
+
+    What :class:`asyncio.Semaphore` does, with a synchronous :meth:`try_take` for the
+    common case of a free slot and nobody queued (no coroutine per attempt). A slot
+    given back while callers wait is handed to the first of them directly, so a
+    newcomer can never take it first.
+    """
+
+    __slots__ = ("_waiters", "free", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.free = limit
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def try_take(self) -> bool:
+        """Take a slot if one is free and nobody is queued for it."""
+        if self.free > 0 and not self._waiters:
+            self.free -= 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        """Wait for a slot (first come, first served); cancellable at any point."""
+        if self.try_take():
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.give_back()  # handed a slot, then cancelled before using it
+            else:
+                future.cancel()  # ``give_back`` skips it
+            raise
+
+    def give_back(self) -> None:
+        """Return a slot: to the first caller still waiting, else to the free count."""
+        waiters = self._waiters
+        while waiters:
+            future = waiters.popleft()
+            if not future.done():
+                future.set_result(None)
+                return
+        self.free += 1
 
 
 class _Waiter:
@@ -103,7 +157,7 @@ class RateLimitStage:
         self.store: RateLimitStore = (
             store if store is not None else InMemoryRateLimitStore(config, clock)
         )
-        self._slots = asyncio.Semaphore(config.max_concurrency)
+        self._slots = _Slots(config.max_concurrency)
         self._meter = RateMeter() if config.adaptive and config.rate is None else None
         self._seen = self.store.state
         self._queue: deque[_Waiter] = deque()
@@ -121,7 +175,7 @@ class RateLimitStage:
     @property
     def in_flight(self) -> int:
         """How many attempts hold a concurrency slot now."""
-        return self.config.max_concurrency - self._slots._value
+        return self._slots.limit - self._slots.free
 
     @property
     def waiting(self) -> int:
@@ -137,10 +191,8 @@ class RateLimitStage:
             if wait > 0.0:
                 await self._wait_turn(request, wait)
         slots = self._slots
-        if slots.locked() and request.deadline is not None:
-            await self._wait_for_slot(request, request.deadline)
-        else:
-            await slots.acquire()
+        if not slots.try_take():
+            await self._wait_for_slot(request)
         try:
             store = self.store
             state = store.state
@@ -154,7 +206,8 @@ class RateLimitStage:
                 if isinstance(exc, RateLimitError) and state is not None:
                     await self._throttled(epoch)
                 raise
-            await self._observe(response.headers)
+            if response.headers.get(REMAINING_HEADER) is not None:
+                await self._observe(response.headers)
             state = store.state
             if state is not None and state.recovering:
                 store.succeeded()
@@ -162,14 +215,18 @@ class RateLimitStage:
                 self._state_changed()
             return response
         finally:
-            slots.release()
+            slots.give_back()
 
-    async def _wait_for_slot(self, request: Request, deadline: float) -> None:
+    async def _wait_for_slot(self, request: Request) -> None:
         """Wait for a concurrency slot; refuse, unsent, just before the deadline."""
+        deadline = request.deadline
+        if deadline is None:
+            await self._slots.take()
+            return
         remaining = deadline - self._clock.monotonic() - DEADLINE_MARGIN
         try:
             async with asyncio.timeout(max(0.0, remaining)):
-                await self._slots.acquire()
+                await self._slots.take()
         except TimeoutError:
             raise ClientRateLimitError(
                 f"{request.operation}: {request.method} {request.display_url} was not sent: "

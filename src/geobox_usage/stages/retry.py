@@ -2,7 +2,8 @@
 
 Every rule about *whether* to repeat lives in the pure
 :func:`~geobox_usage.resilience.decide`; this stage only times attempts, sleeps and
-resends. A call that succeeds at once costs one deadline timer and one budget deposit.
+resends. A call that succeeds at once costs a place in the stage's deadline watch (one
+timer for all the calls in flight, not one per call) and one budget deposit.
 A call whose first attempt fails continues in a :class:`tenacity.AsyncRetrying` loop
 whose ``retry`` callback asks :func:`~geobox_usage.resilience.decide` (then the retry
 budget), whose ``wait`` is the decided wait and whose ``sleep`` is the injected clock's.
@@ -47,6 +48,7 @@ from geobox_usage.resilience._budget import (
     RetryBudget,
     RetryBudgetStore,
 )
+from geobox_usage.resilience._deadline import DeadlineWatch
 from geobox_usage.resilience._decision import (
     BUDGET_EXHAUSTED,
     DEADLINE,
@@ -73,7 +75,7 @@ class RetryStage:
         rng: the jitter source (seeded in tests).
     """
 
-    __slots__ = ("_budget", "_clock", "_config", "_events", "_rng")
+    __slots__ = ("_budget", "_clock", "_config", "_events", "_rng", "_watch")
 
     def __init__(
         self,
@@ -92,6 +94,7 @@ class RetryStage:
             RetryBudget(cfg.budget_ratio, cfg.budget_min_per_s)
         )
         self._rng = rng or random.Random()
+        self._watch = DeadlineWatch()
 
     @property
     def budget(self) -> RetryBudgetStore:
@@ -110,16 +113,16 @@ class RetryStage:
         started = time.perf_counter()
         error: GeoboxTimeoutError | None = None
         started_mark = request_started.set(False)
+        guard = self._watch.enter(deadline - now)
         try:
-            async with asyncio.timeout(deadline - now) as scope:
-                try:
-                    response = await call_next(first)
-                except Exception as exc:
-                    retrying = _RetryingCall(self, first, call_next, exc, started)
-                    return await retrying.run()
-        except TimeoutError:
-            if not scope.expired():
-                raise  # not our deadline: someone else's timeout, left alone
+            try:
+                response = await call_next(first)
+            except Exception as exc:
+                retrying = _RetryingCall(self, first, call_next, exc, started)
+                return await retrying.run()
+        except asyncio.CancelledError:
+            if not guard.timed_out():
+                raise  # not our deadline: the caller's own cancellation, left alone
             attempts = retrying.attempt if retrying is not None else 1
             error = GeoboxTimeoutError(
                 f"{request.operation}: {request.method} {request.display_url} did not "
@@ -132,11 +135,12 @@ class RetryStage:
             if self._events.listeners:
                 self._emit(first.for_attempt(attempts), None, started, error, GiveUp(DEADLINE))
         finally:
+            self._watch.leave(guard)
             request_started.reset(started_mark)
         if error is not None:
-            # Raised outside the ``except`` block: the timeout's context is the
-            # cancellation of the attempt inside aiohttp, whose traceback's locals hold
-            # the URL (with the API key) and the headers.
+            # Raised outside the ``except`` block: the cancellation's context is the
+            # attempt inside aiohttp, whose traceback's locals hold the URL (with the
+            # API key) and the headers.
             raise error
         if self._events.wants(ATTEMPT_EVENT, logging.DEBUG):  # a routine success
             self._emit(first, response.status, started, None, None)
@@ -168,6 +172,10 @@ class RetryStage:
             will_retry=retry is not None,
             give_up_reason=decision.reason if isinstance(decision, GiveUp) else None,
         )
+
+    async def aclose(self) -> None:
+        """Stop the deadline timer (the client is closing)."""
+        self._watch.close()
 
     def __repr__(self) -> str:
         return f"RetryStage({self._config!r}, budget={self._budget!r})"
@@ -289,4 +297,4 @@ def geobox_usage_stage(context: PipelineContext) -> PipelineStage:
             f"geobox_usage_retry_budget_store must answer a RetryBudgetStore, got {budget!r}"
         )
     stage = RetryStage(context.retry, context.clock, context.events, budget=budget)
-    return PipelineStage(name="retry", slot=Slot.RETRY, stage=stage)
+    return PipelineStage(name="retry", slot=Slot.RETRY, stage=stage, aclose=stage.aclose)

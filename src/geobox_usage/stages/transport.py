@@ -11,7 +11,9 @@ from __future__ import annotations
 import time
 
 import aiohttp
+from aiohttp.hdrs import CONTENT_ENCODING
 from multidict import CIMultiDictProxy
+from yarl import URL
 
 from geobox_usage._clock import Clock
 from geobox_usage._messages import Request, Response
@@ -36,6 +38,7 @@ from geobox_usage.pipeline import PipelineContext, SessionProvider
 __all__ = ["AiohttpTransport", "geobox_usage_transport"]
 
 _CHUNK = 64 * 1024
+_MAX_URLS = 256
 
 
 class AiohttpTransport:
@@ -65,6 +68,7 @@ class AiohttpTransport:
         )
         self._clock = clock
         self._ssl = verify
+        self._urls: dict[str, URL] = {}
 
     async def send(self, request: Request) -> Response:
         session = await self._session()
@@ -130,9 +134,12 @@ class AiohttpTransport:
         query string): it appears in aiohttp's own tracebacks, which are never chained
         to the errors this transport raises.
         """
+        url = self._urls.get(request.url)
+        if url is None:
+            url = self._parsed(request.url)
         async with session.request(
             request.method,
-            request.url,
+            url,
             params=_on_the_wire(request.params),
             headers=_on_the_wire(request.headers),
             data=request.body,
@@ -140,10 +147,29 @@ class AiohttpTransport:
             ssl=self._ssl,
             allow_redirects=False,
         ) as answer:
-            body, whole = await _read_capped(answer, self._max_body)
+            declared = answer.content_length
+            if (
+                declared is not None
+                and declared <= self._max_body
+                and CONTENT_ENCODING not in answer.headers
+            ):
+                # An uncompressed body of a declared length within the limit is all
+                # aiohttp will read: read it at once. A compressed one may inflate
+                # past the limit (a small gzip bomb), so it is read piece by piece.
+                body, whole = await answer.read(), True
+            else:
+                body, whole = await _read_capped(answer, self._max_body)
             if not whole:
                 answer.close()  # the rest is never read: the connection goes
             return answer.status, answer.headers, body, whole
+
+    def _parsed(self, url: str) -> URL:
+        """``url`` parsed, kept for the next request to it (the few URLs of the API)."""
+        parsed = URL(url)
+        if len(self._urls) >= _MAX_URLS:
+            self._urls.clear()  # ids in paths make new URLs; never let them pile up
+        self._urls[url] = parsed
+        return parsed
 
     async def aclose(self) -> None:
         """Nothing to release: the client owns the session's lifetime."""
