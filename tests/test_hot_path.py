@@ -99,3 +99,29 @@ async def test_a_get_that_no_one_shares_creates_no_task_or_future(
     monkeypatch.setattr(loop, "create_future", future)
     await client.get_process_usage(days_before_now=2)
     assert made == {"tasks": 0, "futures": 0}  # the pipeline starts none for a lone call
+
+
+async def test_calls_arm_no_timer_of_their_own(
+    sim: SimulatedGeobox, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client()
+    await client.get_process_usage(days_before_now=1)  # warm: the deadline watch is armed
+    loop = asyncio.get_running_loop()
+    armed = {"ours": 0}
+    real_call_at = loop.call_at
+
+    def call_at(*args: Any, **kwargs: Any) -> Any:
+        # Who asked, past asyncio's own helpers (asyncio.timeout, call_later): this
+        # library, or aiohttp (its read timeouts) or the simulator.
+        frame = sys._getframe(1)
+        while frame.f_back is not None and "asyncio" in frame.f_code.co_filename:
+            frame = frame.f_back
+        caller = frame.f_code.co_filename
+        armed["ours"] += "geobox_usage" in caller and "testing" not in caller
+        return real_call_at(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_at", call_at)
+    for days in range(2, 12):
+        await client.get_process_usage(days_before_now=days)
+    # One deadline timer serves every call (asyncio.timeout armed one per call).
+    assert armed == {"ours": 0}

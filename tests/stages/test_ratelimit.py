@@ -137,3 +137,45 @@ async def test_a_cache_hit_does_not_pass_the_limiter(
     assert again == first
     assert sim.count("GET", "usage/summary") == 1
     assert sim.count("GET", "usage/process") == 0
+
+
+async def test_concurrency_slots_go_to_waiters_in_order_and_survive_cancellation() -> None:
+    from geobox_usage.stages.ratelimit import _Slots
+
+    slots = _Slots(1)
+    assert slots.try_take()
+    order: list[str] = []
+
+    async def wait(name: str) -> None:
+        await slots.take()
+        order.append(name)
+
+    first = asyncio.create_task(wait("first"))
+    cancelled = asyncio.create_task(wait("cancelled"))
+    last = asyncio.create_task(wait("last"))
+    await asyncio.sleep(0)  # all three queued
+    assert not slots.try_take()  # nobody jumps the queue, even for a returned slot
+    slots.give_back()  # handed to "first" directly
+    cancelled.cancel()  # cancelled while queued: it leaves the queue
+    await first
+    slots.give_back()  # skips the cancelled waiter, goes to "last"
+    await last
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert order == ["first", "last"]
+    slots.give_back()
+    assert slots.free == 1
+
+
+async def test_a_slot_handed_to_a_waiter_cancelled_before_it_ran_is_given_back() -> None:
+    from geobox_usage.stages.ratelimit import _Slots
+
+    slots = _Slots(1)
+    assert slots.try_take()
+    waiter = asyncio.create_task(slots.take())
+    await asyncio.sleep(0)
+    slots.give_back()  # the slot is the waiter's now...
+    waiter.cancel()  # ...but it is cancelled before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert slots.free == 1  # the slot was not lost
