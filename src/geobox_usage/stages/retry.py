@@ -281,7 +281,8 @@ def geobox_usage_stage(context: PipelineContext) -> PipelineStage:
     """The built-in retry stage (always present; ``retry=None`` makes one attempt).
 
     A :class:`~geobox_usage.resilience.RetryBudgetStore` returned by the
-    ``geobox_usage_retry_budget_store`` hook replaces the in-memory budget.
+    ``geobox_usage_retry_budget_store`` hook replaces the in-memory budget; its
+    ``aclose`` coroutine, if it has one, is awaited when the client closes.
     """
     budget: Any = context.hook.geobox_usage_retry_budget_store(context=context)
     if budget is not None and not isinstance(budget, RetryBudgetStore):
@@ -289,4 +290,6 @@ def geobox_usage_stage(context: PipelineContext) -> PipelineStage:
             f"geobox_usage_retry_budget_store must answer a RetryBudgetStore, got {budget!r}"
         )
     stage = RetryStage(context.retry, context.clock, context.events, budget=budget)
-    return PipelineStage(name="retry", slot=Slot.RETRY, stage=stage)
+    # A store that holds a connection (Redis, say) is closed with the client.
+    close: Any = getattr(budget, "aclose", None)
+    return PipelineStage(name="retry", slot=Slot.RETRY, stage=stage, aclose=close)
