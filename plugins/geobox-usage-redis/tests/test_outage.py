@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from geobox_usage import AsyncGeoboxClient, GeoboxError, RateLimitConfig
+from geobox_usage import AsyncGeoboxClient, CacheConfig, GeoboxError, RateLimitConfig
 from geobox_usage.testing import SimulatedGeobox
 
 from geobox_usage_redis import SharedStateUnavailableError
@@ -88,3 +88,19 @@ async def test_fail_closed_refuses_calls_while_redis_is_lost(
         await client.get_usage_summary()
     assert sim.count("GET", "usage/summary") == 2
     assert [e["state"] for e in events.named("geobox.redis")] == ["lost", "restored"]
+
+
+async def test_cached_reads_use_the_local_store_while_redis_is_lost(
+    own_redis: RedisServer, prefix: str, sim: SimulatedGeobox
+) -> None:
+    client, events = fleet_client(sim, own_redis.url, prefix, cache=CacheConfig(ttl=60.0))
+    async with client:
+        await client.get_usage_summary()  # stored in Redis
+        own_redis.stop()
+        await client.get_usage_summary()  # a miss: Redis is lost, stored locally
+        await client.get_usage_summary()  # a hit, from the local store
+        assert sim.count("GET", "usage/summary") == 2
+        await client.update_usage()  # invalidates the local entries too
+        await client.get_usage_summary()
+        assert sim.count("GET", "usage/summary") == 3
+    assert [e["state"] for e in events.named("geobox.redis")] == ["lost"]
