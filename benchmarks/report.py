@@ -13,6 +13,7 @@ from html import escape
 from typing import Final
 
 from .child import MemoryResult, PhaseResult, SingleFlightResult
+from .limiter import LimiterResult
 
 __all__ = [
     "MB",
@@ -51,6 +52,7 @@ class RunResults:
         peak_rss: scenario name to the peak RSS (bytes) of each round's process.
         memory: scenario name to its long memory run, if one ran.
         single_flight: the identical-calls check, if it ran.
+        limiter: the rate limiter's cost, in-process and Redis, if it ran.
         notes: free lines shown under the tables (load average, noise).
     """
 
@@ -64,6 +66,7 @@ class RunResults:
     peak_rss: dict[str, list[int]] = field(default_factory=dict)
     memory: dict[str, MemoryResult] = field(default_factory=dict)
     single_flight: SingleFlightResult | None = None
+    limiter: LimiterResult | None = None
     notes: list[str] = field(default_factory=list)
 
     def add_timed(self, name: str, phases: Sequence[PhaseResult], peak_rss: int) -> None:
@@ -279,6 +282,30 @@ def _memory_table(results: RunResults) -> list[str]:
     return lines
 
 
+def _limiter_table(results: RunResults) -> list[str]:
+    """The rate limiter's cost per call, the in-process store beside the Redis one."""
+    limiter = results.limiter
+    if limiter is None:
+        return []
+    title = "Rate limiter cost per call, in-process store and Redis store (issue 11)"
+    if limiter.skipped is not None or not limiter.rows:
+        return ["", f"{title}: not measured ({limiter.skipped or 'no rows'})."]
+    lines = [
+        "",
+        f"{title}: {limiter.calls:,} samples each; the Redis store is "
+        "`geobox-usage-redis` against a local redis-server (one `EVALSHA` per decision). "
+        "Whole calls run one at a time with the cache and the breaker off.",
+        "",
+        "| µs | in-process p50 | in-process p99 | Redis p50 | Redis p99 |",
+        "|---|---|---|---|---|",
+    ]
+    for row in limiter.rows:
+        cells = [f"{stat[store]:,.1f}" for store in ("in-process", "Redis")
+                 for stat in (row.p50_us, row.p99_us)]  # fmt: skip
+        lines.append(f"| {row.what} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _verdict(passed: bool | None) -> str:
     return "not measured" if passed is None else "**pass**" if passed else "**FAIL**"
 
@@ -300,6 +327,7 @@ def render_markdown(results: RunResults) -> str:
         "",
         *_main_table(results, stats),
         *_memory_table(results),
+        *_limiter_table(results),
         "",
         "Targets (issue 10):",
         "",

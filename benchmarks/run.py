@@ -28,6 +28,7 @@ from typing import Any, Final
 import aiohttp
 
 from .child import MemoryResult, PhaseResult, SingleFlightResult
+from .limiter import measure_limiter
 from .report import RunResults, render_markdown, render_svg
 from .scenarios import SCENARIO_NAMES, SCENARIOS, SDK_SCENARIOS
 from .server import SERVER_KINDS
@@ -124,6 +125,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-sdk", action="store_true", help="leave out the official SDK rows")
     parser.add_argument("--only", nargs="+", choices=SCENARIO_NAMES, help="run only these clients")
+    parser.add_argument(
+        "--no-redis", action="store_true",
+        help="leave out the rate limiter's cost with Redis (measured when redis-server is on PATH)",
+    )  # fmt: skip
     parser.add_argument("--server", choices=SERVER_KINDS, default="minimal")
     parser.add_argument(
         "--results-dir", type=Path, default=ROOT / "benchmarks" / "results",
@@ -222,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with start_server(args.server, max(ids_per_child, args.memory_calls) + 10) as url:
         _progress(f"server ({args.server}) at {url}; clients: {', '.join(names)}")
         _measure(args, names, url, results)
+        results.limiter = measure_limiter(url, args.calls, args.warmup, enabled=not args.no_redis)
+        _progress(f"rate limiter: {results.limiter.skipped or 'in-process and Redis measured'}")
     results.notes.append(f"Load average (1, 5, 15 min) before: {load_before}; after: {_load()}.")
     report = render_markdown(results)
     print(report)

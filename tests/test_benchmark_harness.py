@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.child import MemoryResult, PhaseResult, SingleFlightResult
+from benchmarks.limiter import LimiterResult, LimiterRow, redis_unavailable
 from benchmarks.report import RunResults, render_markdown, render_svg, targets
 from benchmarks.run import ROOT, run_child, start_server
 from benchmarks.scenarios import SCENARIOS
@@ -46,6 +47,12 @@ def test_smallest_run_reports_every_row_and_every_target_and_draws_the_chart(
         assert any(row.startswith(f"| {scenario.label} | ") for row in table_rows), scenario
     for goal in GOALS:
         assert any(goal in row for row in table_rows), goal
+    limiter = [line for line in report.splitlines() if line.startswith("Rate limiter cost")]
+    assert len(limiter) == 1
+    if redis_unavailable() is None:
+        assert any(row.startswith("| one `acquire()` | ") for row in table_rows)
+    else:
+        assert "not measured" in limiter[0]
     assert (tmp_path / "latest.json").is_file()
     svg = chart.read_text()
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
@@ -127,3 +134,31 @@ def test_a_missed_target_is_reported_as_a_failure_with_its_measured_value() -> N
     assert "| 0.50x (500 vs 1,000 calls/s) | **FAIL** |" in report
     assert "| not measured in this run | not measured |" in report
     assert "official SDK" not in render_svg(results)  # rows that did not run are not drawn
+
+
+def test_the_limiter_table_shows_both_stores_side_by_side() -> None:
+    results = _results(9000.0)
+    results.limiter = LimiterResult(
+        rows=[
+            LimiterRow(
+                "one `acquire()`",
+                {"in-process": 0.4, "Redis": 150.0},
+                {"in-process": 0.7, "Redis": 1234.5},
+            )
+        ],
+        calls=500,
+    )
+    report = render_markdown(results)
+    assert "Rate limiter cost per call" in report and "500 samples each" in report
+    assert "| µs | in-process p50 | in-process p99 | Redis p50 | Redis p99 |" in report
+    assert "| one `acquire()` | 0.4 | 0.7 | 150.0 | 1,234.5 |" in report
+
+
+def test_the_limiter_table_says_why_it_was_not_measured() -> None:
+    results = _results(9000.0)
+    results.limiter = LimiterResult(skipped="no redis-server")
+    report = render_markdown(results)
+    assert (
+        "Rate limiter cost per call, in-process store and Redis store (issue 11): "
+        "not measured (no redis-server)." in report
+    )

@@ -28,7 +28,7 @@ from geobox_usage.resilience import (
     InMemoryRetryBudgetStore,
     RetryBudget,
 )
-from geobox_usage.testing import Fault, FaultPlan, SimulatedGeobox
+from geobox_usage.testing import DEMO_ACCESS_TOKEN, Fault, FaultPlan, SimulatedGeobox
 
 from .conftest import ClientFactory
 
@@ -266,6 +266,50 @@ async def test_store_hooks_let_clients_share_breaker_and_budget_state(
     with pytest.raises(CircuitOpenError):
         await second.get_usage_summary()
     assert sim.count(path="usage/summary") == 2
+
+
+class ClosingStores:
+    """A plugin whose breaker store and retry budget hold something to release."""
+
+    def __init__(self) -> None:
+        self.closed: list[str] = []
+        outer = self
+
+        class Breakers(InMemoryBreakerStore):
+            async def aclose(self) -> None:
+                outer.closed.append("breaker")
+
+        class Budget(InMemoryRetryBudgetStore):
+            async def aclose(self) -> None:
+                outer.closed.append("budget")
+
+        self.breakers = Breakers(failure_threshold=2, cooldown=60.0)
+        self.budget = Budget(RetryBudget(ratio=0.1, min_per_s=1.0))
+
+    @hookimpl
+    def geobox_usage_breaker_store(self, context: PipelineContext) -> InMemoryBreakerStore:
+        return self.breakers
+
+    @hookimpl
+    def geobox_usage_retry_budget_store(self, context: PipelineContext) -> InMemoryRetryBudgetStore:
+        return self.budget
+
+
+async def test_breaker_and_budget_stores_are_closed_with_the_client(
+    sim: SimulatedGeobox, no_geobox_env: None
+) -> None:
+    stores = ClosingStores()
+    async with AsyncGeoboxClient(
+        host=sim.base_url,
+        access_token=DEMO_ACCESS_TOKEN,
+        plugins=[stores],
+        load_entrypoints=False,
+        rate_limit=None,
+        cache=None,
+    ) as client:
+        await client.get_usage_summary()
+        assert stores.closed == []
+    assert sorted(stores.closed) == ["breaker", "budget"]
 
 
 def test_a_store_hook_answer_must_follow_the_protocol(no_geobox_env: None) -> None:

@@ -103,6 +103,7 @@ def geobox_usage_breaker_store(context: PipelineContext) -> BreakerStore | None:
     Asked once, when the client is built, and only when ``circuit_breaker=`` is set.
     Without an answer each client keeps its breaker state in memory; a shared store
     (Redis, say) lets every process calling the same host open and close together.
+    A store's ``async aclose()``, if it has one, is awaited when the client closes.
     """
 
 
@@ -112,6 +113,7 @@ def geobox_usage_retry_budget_store(context: PipelineContext) -> RetryBudgetStor
 
     Asked once, when the client is built. Without an answer each client keeps its own
     budget in memory; a shared store bounds the retries of a whole fleet together.
+    A store's ``async aclose()``, if it has one, is awaited when the client closes.
     """
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from geobox_usage import CacheConfig, InMemoryCacheBackend, hookimpl
-from geobox_usage.caching import CacheGenerations
+from geobox_usage.caching import CacheEntry, CacheGenerationLookup, CacheGenerations
 from geobox_usage.testing import SimulatedGeobox
 from tests.conftest import ClientFactory
 
@@ -48,3 +48,41 @@ def _provide(backend: SharedBackend) -> object:
             return backend
 
     return Provider()
+
+
+class OneCallBackend(SharedBackend):
+    """A shared backend that reads a generation and its entry in one call (and counts)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def get(self, key: str) -> CacheEntry | None:
+        self.calls.append("get")
+        return await super().get(key)
+
+    async def generation(self, scope: str) -> int:
+        self.calls.append("generation")
+        return await super().generation(scope)
+
+    async def get_current(self, scope: str, key: str) -> tuple[int, CacheEntry | None]:
+        self.calls.append("get_current")
+        generation = self.generations.get(scope, 0)
+        return generation, await super().get(f"{key}#{generation}")
+
+
+async def test_a_backend_with_a_generation_lookup_answers_a_cached_read_in_one_call(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    backend = OneCallBackend()
+    assert isinstance(backend, CacheGenerationLookup)
+    client = make_client(cache=CacheConfig(ttl=60.0), plugins=[_provide(backend)])
+    async with client:
+        await client.get_usage_summary()  # a miss: looked up, then stored
+        assert backend.calls == ["get_current"]
+        backend.calls.clear()
+        await client.get_usage_summary()  # a hit
+        assert backend.calls == ["get_current"]
+        await client.update_usage()
+        await client.get_usage_summary()  # the bumped generation is looked up
+    assert sim.count("GET", "usage/summary") == 2

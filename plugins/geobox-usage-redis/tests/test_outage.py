@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
-from geobox_usage import AsyncGeoboxClient, GeoboxError, RateLimitConfig
-from geobox_usage.testing import SimulatedGeobox
+from geobox_usage import AsyncGeoboxClient, CacheConfig, GeoboxError, RateLimitConfig
+from geobox_usage.testing import Fault, FaultPlan, SimulatedGeobox
 
 from geobox_usage_redis import SharedStateUnavailableError
 
@@ -88,3 +89,80 @@ async def test_fail_closed_refuses_calls_while_redis_is_lost(
         await client.get_usage_summary()
     assert sim.count("GET", "usage/summary") == 2
     assert [e["state"] for e in events.named("geobox.redis")] == ["lost", "restored"]
+
+
+async def test_cached_reads_use_the_local_store_while_redis_is_lost(
+    own_redis: RedisServer, prefix: str, sim: SimulatedGeobox
+) -> None:
+    client, events = fleet_client(sim, own_redis.url, prefix, cache=CacheConfig(ttl=60.0))
+    async with client:
+        await client.get_usage_summary()  # stored in Redis
+        own_redis.stop()
+        await client.get_usage_summary()  # a miss: Redis is lost, stored locally
+        await client.get_usage_summary()  # a hit, from the local store
+        assert sim.count("GET", "usage/summary") == 2
+        await client.update_usage()  # invalidates the local entries too
+        await client.get_usage_summary()
+        assert sim.count("GET", "usage/summary") == 3
+    assert [e["state"] for e in events.named("geobox.redis")] == ["lost"]
+
+
+def rate_stage(client: AsyncGeoboxClient) -> Any:
+    return next(s.stage for s in client.pipeline.stages if s.name == "rate_limit")
+
+
+async def test_losing_and_regaining_redis_changes_no_rate_by_itself(
+    own_redis: RedisServer, prefix: str, sim: SimulatedGeobox
+) -> None:
+    sim.faults = FaultPlan().sequence("usage/summary", Fault.status(429, retry_after=0.001))
+    client, events = fleet_client(
+        sim,
+        own_redis.url,
+        prefix,
+        rate_limit=RateLimitConfig(rate=100, period=1.0),
+        retry_interval=0.05,
+        disable_plugins=("cache",),
+    )
+    async with client:
+        await client.get_usage_summary()  # 429 then success: the fleet's rate is cut
+        stage = rate_stage(client)
+        cut = stage.rate
+        assert cut is not None and cut < 100.0
+        own_redis.stop()
+        await client.get_usage_summary()  # Redis lost: local state, from the fleet's
+        assert stage.rate is not None and cut <= stage.rate < 100.0  # still recovering
+        own_redis.start()
+        await asyncio.sleep(0.06)
+        await client.get_usage_summary()  # Redis again
+        assert stage.rate is not None and cut <= stage.rate < 100.0
+    assert [e["state"] for e in events.named("geobox.redis")] == ["lost", "restored"]
+    assert [e["action"] for e in events.named("geobox.ratelimit")] == ["slowdown"]
+
+
+async def test_a_429_during_the_outage_is_shared_when_redis_returns(
+    own_redis: RedisServer, prefix: str, sim: SimulatedGeobox
+) -> None:
+    config = RateLimitConfig(rate=100, period=1.0)
+    client, events = fleet_client(
+        sim,
+        own_redis.url,
+        prefix,
+        rate_limit=config,
+        retry_interval=0.05,
+        disable_plugins=("cache",),
+    )
+    other, _ = fleet_client(sim, own_redis.url, prefix, rate_limit=config)
+    async with client, other:
+        await client.get_usage_summary()
+        own_redis.stop()
+        sim.faults = FaultPlan().sequence("usage/summary", Fault.status(429, retry_after=0.001))
+        await client.get_usage_summary()  # 429 then success: the local rate is cut
+        cut = rate_stage(client).rate
+        assert cut is not None and cut < 100.0
+        own_redis.start()
+        await asyncio.sleep(0.06)
+        await client.get_usage_summary()  # Redis again: the cut is shared, not undone
+        assert rate_stage(client).rate is not None and rate_stage(client).rate < 100.0
+        await other.get_usage_summary()
+        assert rate_stage(other).rate is not None and rate_stage(other).rate < 100.0
+    assert [e["action"] for e in events.named("geobox.ratelimit")] == ["slowdown"]

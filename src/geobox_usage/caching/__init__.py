@@ -8,6 +8,13 @@ stores, and :mod:`._singleflight` makes concurrent identical calls share one req
 
 from geobox_usage.caching._policy import CacheControl, CacheEntry
 from geobox_usage.caching.backends import CacheBackend, InMemoryCacheBackend
-from geobox_usage.caching.generations import CacheGenerations
+from geobox_usage.caching.generations import CacheGenerationLookup, CacheGenerations
 
-__all__ = ["CacheBackend", "CacheControl", "CacheEntry", "CacheGenerations", "InMemoryCacheBackend"]
+__all__ = [
+    "CacheBackend",
+    "CacheControl",
+    "CacheEntry",
+    "CacheGenerationLookup",
+    "CacheGenerations",
+    "InMemoryCacheBackend",
+]

@@ -128,7 +128,8 @@ def geobox_usage_stage(context: PipelineContext) -> PipelineStage | None:
     """The built-in breaker stage; none when ``circuit_breaker=None``.
 
     A :class:`~geobox_usage.resilience.BreakerStore` returned by the
-    ``geobox_usage_breaker_store`` hook replaces the in-memory one.
+    ``geobox_usage_breaker_store`` hook replaces the in-memory one; its ``aclose``
+    coroutine, if it has one, is awaited when the client closes.
     """
     config: CircuitBreakerConfig | None = context.circuit_breaker
     if config is None:
@@ -139,4 +140,8 @@ def geobox_usage_stage(context: PipelineContext) -> PipelineStage | None:
     elif not isinstance(store, BreakerStore):
         raise ValueError(f"geobox_usage_breaker_store must answer a BreakerStore, got {store!r}")
     stage = CircuitBreakerStage(context.base_url, context.clock, context.events, store)
-    return PipelineStage(name="circuit_breaker", slot=Slot.CIRCUIT_BREAKER, stage=stage)
+    # A store that holds a connection (Redis, say) is closed with the client.
+    close: Any = getattr(store, "aclose", None)
+    return PipelineStage(
+        name="circuit_breaker", slot=Slot.CIRCUIT_BREAKER, stage=stage, aclose=close
+    )

@@ -25,7 +25,9 @@ costs no attempt, no rate-limit slot and no breaker accounting.
   Generations live in the stage, unless the backend also implements
   :class:`~geobox_usage.caching.CacheGenerations`: then they live in the backend, and
   an update in one process invalidates the entries every process sharing the backend
-  stored.
+  stored. A backend that also implements
+  :class:`~geobox_usage.caching.CacheGenerationLookup` answers the generation and the
+  entry in one call, so a cached read costs one round trip to it.
 
 Non-idempotent calls are never coalesced nor cached.
 """
@@ -51,7 +53,7 @@ from geobox_usage.caching._policy import (
 )
 from geobox_usage.caching._singleflight import SingleFlight
 from geobox_usage.caching.backends import CacheBackend, InMemoryCacheBackend
-from geobox_usage.caching.generations import CacheGenerations
+from geobox_usage.caching.generations import CacheGenerationLookup, CacheGenerations
 from geobox_usage.config import CacheConfig
 from geobox_usage.hookspecs import hookimpl
 from geobox_usage.pipeline import Handler, PipelineContext, PipelineStage, Slot
@@ -70,7 +72,15 @@ class CacheStage:
         clock: ``clock.time()`` timestamps entries.
     """
 
-    __slots__ = ("_backend", "_clock", "_config", "_flights", "_generations", "_shared_generations")
+    __slots__ = (
+        "_backend",
+        "_clock",
+        "_config",
+        "_flights",
+        "_generations",
+        "_lookup",
+        "_shared_generations",
+    )
 
     def __init__(
         self,
@@ -93,6 +103,13 @@ class CacheStage:
         self._generations: dict[tuple[str, str], int] = {}
         self._shared_generations: CacheGenerations | None = (
             self._backend if isinstance(self._backend, CacheGenerations) else None
+        )
+        # The generation and the entry in one call, when the shared backend can.
+        self._lookup: CacheGenerationLookup | None = (
+            self._backend
+            if self._shared_generations is not None
+            and isinstance(self._backend, CacheGenerationLookup)
+            else None
         )
 
     @property
@@ -118,6 +135,9 @@ class CacheStage:
                 if shared is not None:
                     for operation in spec.cache.invalidates:
                         await shared.bump(f"{request.identity} {operation}")
+        lookup = self._lookup
+        if lookup is not None and spec.cache.store:
+            return await self._looked_up(lookup, request, call_next)
         shared = self._shared_generations
         if shared is not None and spec.cache.store:
             generation = await shared.generation(f"{request.identity} {spec.name}")
@@ -143,12 +163,37 @@ class CacheStage:
             slot = (identity, operation)
             self._generations[slot] = self._generations.get(slot, 0) + 1
 
+    async def _looked_up(
+        self, lookup: CacheGenerationLookup, request: Request, call_next: Handler
+    ) -> Response:
+        """A stored-cache call whose generation and entry the backend reads in one call."""
+        backend = self._backend
+        assert backend is not None
+        key = cache_key(
+            identity=request.identity,
+            method=request.spec.method,
+            url=request.url,
+            params=request.params,
+        )
+        generation, entry = await lookup.get_current(f"{request.identity} {request.spec.name}", key)
+        return await self._serve(backend, f"{key}#{generation}", entry, request, call_next)
+
     async def _cached(
         self, backend: CacheBackend, key: str, request: Request, call_next: Handler
     ) -> Response:
+        return await self._serve(backend, key, await backend.get(key), request, call_next)
+
+    async def _serve(
+        self,
+        backend: CacheBackend,
+        key: str,
+        entry: CacheEntry | None,
+        request: Request,
+        call_next: Handler,
+    ) -> Response:
+        """Serve ``entry`` (found under ``key``) if fresh; else call, and store the answer."""
         config = self._config
         assert config is not None
-        entry = await backend.get(key)
         if entry is not None and classify(entry, self._clock.time()) is Lookup.FRESH:
             return _from_entry(entry, request, "hit")
         try:

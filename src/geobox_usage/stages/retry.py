@@ -174,8 +174,12 @@ class RetryStage:
         )
 
     async def aclose(self) -> None:
-        """Stop the deadline timer (the client is closing)."""
+        """Stop the deadline timer and close the budget store if it holds a connection
+        (Redis, say): the client is closing."""
         self._watch.close()
+        close: Any = getattr(self._budget, "aclose", None)
+        if close is not None:
+            await close()
 
     def __repr__(self) -> str:
         return f"RetryStage({self._config!r}, budget={self._budget!r})"
@@ -289,7 +293,8 @@ def geobox_usage_stage(context: PipelineContext) -> PipelineStage:
     """The built-in retry stage (always present; ``retry=None`` makes one attempt).
 
     A :class:`~geobox_usage.resilience.RetryBudgetStore` returned by the
-    ``geobox_usage_retry_budget_store`` hook replaces the in-memory budget.
+    ``geobox_usage_retry_budget_store`` hook replaces the in-memory budget; its
+    ``aclose`` coroutine, if it has one, is awaited when the client closes.
     """
     budget: Any = context.hook.geobox_usage_retry_budget_store(context=context)
     if budget is not None and not isinstance(budget, RetryBudgetStore):

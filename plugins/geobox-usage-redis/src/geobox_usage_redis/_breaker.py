@@ -172,6 +172,10 @@ class RedisBreakerStore:
             probing == b"1",
         )
 
+    async def aclose(self) -> None:
+        """Close the Redis link (the client is closing)."""
+        await self._link.aclose()
+
     def __repr__(self) -> str:
         return f"RedisBreakerStore(prefix={self._prefix!r}, link={self._link!r})"
 

@@ -114,9 +114,10 @@ class RedisRetryBudgetStore:
         return allowed
 
     async def aclose(self) -> None:
-        """Wait for a flush in progress."""
+        """Wait for a flush in progress, then close the Redis link."""
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
+        await self._link.aclose()
 
     def __repr__(self) -> str:
         return f"RedisRetryBudgetStore(key={self.key!r}, link={self._link!r})"

@@ -1,10 +1,17 @@
 """The response cache in Redis: JSON entries with TTLs, and shared generations.
 
 Entries are JSON (the body base64-encoded) under ``<prefix>:{<identity>}:cache:<sha256
-of the cache key>``, stored with ``SET ... PX`` so that Redis drops them when their
-``stale_until`` passes. Generations (see :class:`geobox_usage.caching.CacheGenerations`)
-are counters under ``<prefix>:{<identity>}:gen:<operation>``: an update in any process
-bumps them, and every process's older entries are out of reach.
+of the cache key>#<generation>``, stored with ``SET ... PX`` so that Redis drops them
+when their ``stale_until`` passes. Generations (see
+:class:`geobox_usage.caching.CacheGenerations`) are counters under
+``<prefix>:{<identity>}:gen:<operation>``: an update in any process bumps them, and
+every process's older entries are out of reach.
+
+A cached read costs one round trip: :data:`GET_CURRENT` (one Lua script,
+:class:`geobox_usage.caching.CacheGenerationLookup`) reads the generation and the entry
+keyed by it together, atomically. The generation stays outside the hash in the entry's
+key so that the script can build that key itself; both keys carry the identity's hash
+tag, so they are in one Redis Cluster slot.
 
 While Redis is lost the backend keeps entries in a local in-memory store (fail open)
 and remembers the scopes it bumped; when Redis comes back it bumps them there too, so
@@ -25,7 +32,13 @@ from redis.asyncio import Redis
 
 from ._link import RedisLink, RedisUnavailable
 
-__all__ = ["RedisCacheBackend", "decode_entry", "encode_entry"]
+__all__ = ["GET_CURRENT", "RedisCacheBackend", "decode_entry", "encode_entry"]
+
+GET_CURRENT = """
+-- KEYS: 1 the generation's key, 2 the entry's key without its '#<generation>'
+local generation = redis.call('GET', KEYS[1]) or '0'
+return {generation, redis.call('GET', KEYS[2] .. '#' .. generation)}
+"""
 
 
 def encode_entry(entry: CacheEntry) -> bytes:
@@ -75,7 +88,14 @@ class RedisCacheBackend:
         link.on_restore(self._replay_bumps)
 
     def entry_key(self, key: str) -> str:
-        """The Redis key of the cache key ``key`` (its identity kept, the rest hashed)."""
+        """The Redis key of the cache key ``key`` (its identity kept, the rest hashed,
+        and a trailing ``#<generation>`` kept as it is)."""
+        base, mark, generation = key.rpartition("#")
+        if mark and generation.lstrip("-").isdigit():
+            return f"{self._base_key(base)}#{generation}"
+        return self._base_key(key)
+
+    def _base_key(self, key: str) -> str:
         identity = key.split(" ", 1)[0]
         digest = hashlib.sha256(key.encode()).hexdigest()
         return f"{self._prefix}:{{{identity}}}:cache:{digest}"
@@ -112,14 +132,34 @@ class RedisCacheBackend:
         with contextlib.suppress(RedisUnavailable):
             await self._link.run(lambda c: c.delete(name))
 
+    async def get_current(self, scope: str, key: str) -> tuple[int, CacheEntry | None]:
+        """The fleet's generation of ``scope`` and the entry under ``key#<generation>``,
+        in one round trip (the local store's while Redis is lost)."""
+        keys = (self.generation_key(scope), self._base_key(key))
+        try:
+            raw = await self._link.run(
+                lambda c: self._link.script(GET_CURRENT)(keys=keys, args=(), client=c)
+            )
+        except RedisUnavailable:
+            generation = self._local_generation()
+            return generation, await self._local.get(f"{key}#{generation}")
+        generation_raw, entry_raw = raw
+        entry = decode_entry(entry_raw) if isinstance(entry_raw, bytes) else None
+        return int(generation_raw), entry
+
     async def generation(self, scope: str) -> int:
         """The fleet's generation of ``scope``."""
         name = self.generation_key(scope)
         try:
             raw = await self._link.run(lambda c: c.get(name))
         except RedisUnavailable:
-            return -1 - len(self._missed_bumps)  # never a generation Redis holds
+            return self._local_generation()
         return int(raw or 0)
+
+    def _local_generation(self) -> int:
+        """The generation while Redis is lost: never one Redis holds, and a new one
+        after each bump made during the outage."""
+        return -1 - len(self._missed_bumps)
 
     async def bump(self, scope: str) -> int:
         """Invalidate ``scope`` for the fleet (remembered and replayed if Redis is lost)."""

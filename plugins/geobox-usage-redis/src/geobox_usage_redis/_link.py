@@ -111,6 +111,9 @@ class RedisLink:
         self._client: Redis | None = None
         self._scripts: dict[str, Any] = {}
         self._restore_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._closed = False
+        self._busy = 0
+        self._idle: asyncio.Event | None = None
 
     def client(self) -> Redis:
         """The Redis client, opened on first use."""
@@ -137,16 +140,24 @@ class RedisLink:
 
     async def run(self, operation: Callable[[Redis], Awaitable[T]]) -> T:
         """Run ``operation`` within the timeout; raise :class:`RedisUnavailable` if
-        Redis is lost (or was lost less than ``retry_interval`` ago)."""
-        if not self.available and time.monotonic() < self._retry_at:
+        Redis is lost (or was lost less than ``retry_interval`` ago), or once the link
+        is closed (quietly: a closing client is no outage)."""
+        if self._closed or (not self.available and time.monotonic() < self._retry_at):
             raise RedisUnavailable
+        self._busy += 1
         try:
             async with asyncio.timeout(self.settings.timeout):
                 result = await operation(self.client())
         except (RedisError, OSError, TimeoutError) as exc:
+            if self._closed:
+                raise RedisUnavailable from None
             self._lost(exc)
             await self._drop_client()
             raise RedisUnavailable from None
+        finally:
+            self._busy -= 1
+            if not self._busy and self._idle is not None:
+                self._idle.set()
         if not self.available:
             await self._restored()
         return result
@@ -196,7 +207,18 @@ class RedisLink:
                 await client.aclose()
 
     async def aclose(self) -> None:
-        """Close the connections (idempotent)."""
+        """Close the connections, once the calls in progress have ended.
+
+        Idempotent: every store of a client shares this link and closes it with the
+        client. Once closed, the link opens no new connection: later calls raise
+        :class:`RedisUnavailable` (the stores use their local state) without any
+        ``geobox.redis`` event.
+        """
+        self._closed = True
+        while self._busy:  # each is bounded by the timeout
+            if self._idle is None or self._idle.is_set():
+                self._idle = asyncio.Event()
+            await self._idle.wait()
         client, self._client = self._client, None
         self._scripts.clear()
         if client is not None:

@@ -10,6 +10,13 @@ script each; they are rare.
 
 The rules are the core's (:mod:`geobox_usage.resilience._ratestore` and ``_aimd``),
 restated in Lua; the concurrency cap stays in each process.
+
+While Redis is lost the store falls back on a local in-memory store, which starts from
+the fleet's adaptive state as last read (a cut rate stays cut, and recovers with
+successes), so that the switch itself changes no rate and emits no ``geobox.ratelimit``
+event. When Redis answers again, :data:`MERGE` gives the fleet this process's state if
+it is of a later round of cuts (a cut made during the outage, or a Redis that came
+back empty), so that it is shared rather than undone; then the view is Redis's again.
 """
 
 from __future__ import annotations
@@ -116,6 +123,27 @@ return reply(0)
 )
 
 
+MERGE = (
+    _READ_STATE
+    + """
+-- ARGV: 1 local epoch, 2 local rate, 3 ceiling per s ('' none), 4 local target ('' none)
+local mine = tonumber(ARGV[1])
+if mine <= epoch then return reply(-1) end
+epoch = mine
+if ARGV[4] ~= '' then
+  rate = tonumber(ARGV[2]); target = tonumber(ARGV[4]); st[1] = ARGV[2]
+  redis.call('HSET', KEYS[2], 'rate', ARGV[2], 'target', ARGV[4], 'epoch', epoch)
+else
+  rate = nil; target = nil; st[1] = false
+  redis.call('HDEL', KEYS[2], 'rate', 'target')
+  redis.call('HSET', KEYS[2], 'epoch', epoch)
+end
+redis.call('PEXPIRE', KEYS[2], 86400000)
+return reply(0)
+"""
+)
+
+
 class RedisRateLimitStore:
     """A :class:`~geobox_usage.RateLimitStore` shared through Redis.
 
@@ -152,13 +180,25 @@ class RedisRateLimitStore:
         self._acquire = link.script(ACQUIRE)
         self._throttle = link.script(THROTTLE)
         self._pause = link.script(PAUSE)
+        self._merge = link.script(MERGE)
+        self._on_local = False
+        link.on_restore(self._share_local_state)
 
     @property
     def state(self) -> AimdState | None:
-        """The adaptive state as last read from Redis (or the local one while lost)."""
+        """The adaptive state as last read from Redis, or the local one from the moment
+        Redis is lost until Redis answers this store again."""
         if not self._link.available:
-            return self._local.state
-        return self._state
+            self._use_local()
+        return self._local.state if self._on_local else self._state
+
+    def _use_local(self) -> None:
+        """Switch to the local store, seeded with the fleet's state as last read."""
+        if self._on_local:
+            return
+        self._on_local = True
+        if self._state is not None:
+            _seed(self._local, self._state)
 
     async def acquire(self) -> float:
         """One round trip: apply buffered successes, honour the pause, take a send."""
@@ -179,6 +219,7 @@ class RedisRateLimitStore:
         except RedisUnavailable:
             if self._link.settings.fail_closed:
                 raise self._link.refusal("rate limit") from None
+            self._use_local()
             return await self._local.acquire()
         self._adopt(reply)
         return float(reply[0])
@@ -193,6 +234,7 @@ class RedisRateLimitStore:
                 lambda client: self._throttle(keys=self.keys, args=args, client=client)
             )
         except RedisUnavailable:
+            self._use_local()
             return await self._local.throttled(sent_epoch, measured)
         self._adopt(reply)
         return self._state if float(reply[0]) == 0 else None
@@ -214,11 +256,30 @@ class RedisRateLimitStore:
                 )
             )
         except RedisUnavailable:
+            self._use_local()
             return local
         self._adopt(reply)
         return float(reply[0]) == 0
 
+    async def _share_local_state(self) -> None:
+        """When Redis returns: give the fleet this process's adaptive state if it is of
+        a later round of cuts than the fleet's (see :data:`MERGE`)."""
+        local = self._local.state
+        if not self._on_local or local is None or local.epoch == 0:
+            return
+        args = (
+            local.epoch,
+            "" if local.rate is None else repr(local.rate),
+            self._ceiling_arg,
+            "" if local.target is None else repr(local.target),
+        )
+        reply = await self._link.run(
+            lambda client: self._merge(keys=self.keys, args=args, client=client)
+        )
+        self._adopt(reply)
+
     def _adopt(self, reply: list[Any]) -> None:
+        self._on_local = False
         raw = (reply[1], reply[2], reply[3])
         if raw == self._raw or not self._adaptive:
             return
@@ -234,3 +295,8 @@ class RedisRateLimitStore:
 
     def __repr__(self) -> str:
         return f"RedisRateLimitStore(keys={self.keys[0]!r}, link={self._link!r})"
+
+
+def _seed(local: InMemoryRateLimitStore, state: AimdState) -> None:
+    """Make ``local`` go on from ``state`` (its rate, recovery and epoch)."""
+    local._adopt(state)
