@@ -43,6 +43,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from geobox_usage._clock import Clock
 from geobox_usage._messages import Request, Response
+from geobox_usage._redact import Pairs
 from geobox_usage.caching._policy import (
     CacheEntry,
     Lookup,
@@ -59,6 +60,9 @@ from geobox_usage.hookspecs import hookimpl
 from geobox_usage.pipeline import Handler, PipelineContext, PipelineStage, Slot
 
 __all__ = ["CacheStage", "geobox_usage_stage", "make_cache_stage"]
+
+_MEMO_SIZE = 1024
+"""Cache keys and header views kept for reuse, at most (each memo is cleared when full)."""
 
 
 class CacheStage:
@@ -78,8 +82,10 @@ class CacheStage:
         "_config",
         "_flights",
         "_generations",
+        "_keys",
         "_lookup",
         "_shared_generations",
+        "_views",
     )
 
     def __init__(
@@ -100,6 +106,8 @@ class CacheStage:
                 )
             )
         self._flights: SingleFlight[Response] = SingleFlight()
+        self._keys: dict[tuple[str, str, str, Pairs], str] = {}
+        self._views: dict[Pairs, CIMultiDictProxy[str]] = {}
         self._generations: dict[tuple[str, str], int] = {}
         self._shared_generations: CacheGenerations | None = (
             self._backend if isinstance(self._backend, CacheGenerations) else None
@@ -152,10 +160,35 @@ class CacheStage:
             if led:
                 return response
             return _shared_copy(response, "coalesced")
-        key = cache_key(
-            identity=request.identity, method=spec.method, url=request.url, params=request.params
-        )
+        key = self._key_of(request)
         return await self._cached(backend, f"{key}#{generation}", request, call_next)
+
+    def _key_of(self, request: Request) -> str:
+        """The cache key of ``request``, encoded once per distinct call and kept."""
+        memo = (request.identity, request.spec.method, request.url, request.params)
+        key = self._keys.get(memo)
+        if key is None:
+            key = cache_key(
+                identity=request.identity,
+                method=request.spec.method,
+                url=request.url,
+                params=request.params,
+            )
+            if len(self._keys) >= _MEMO_SIZE:
+                self._keys.clear()  # distinct calls are endless; what is kept is bounded
+            self._keys[memo] = key
+        return key
+
+    def _from_entry(self, entry: CacheEntry, request: Request, label: str) -> Response:
+        """A response for ``request`` rebuilt from a stored entry, its data decoded afresh
+        (the headers' immutable view is shared by the entry's hits)."""
+        headers = self._views.get(entry.headers)
+        if headers is None:
+            headers = CIMultiDictProxy(CIMultiDict(entry.headers))
+            if len(self._views) >= _MEMO_SIZE:
+                self._views.clear()
+            self._views[entry.headers] = headers
+        return Response(request, entry.status, headers, entry.body, request.spec.decode(entry.body), 0, label)
 
     def invalidate(self, identity: str, operations: frozenset[str]) -> None:
         """Make every entry and flight of ``operations`` for ``identity`` unreachable."""
@@ -169,12 +202,7 @@ class CacheStage:
         """A stored-cache call whose generation and entry the backend reads in one call."""
         backend = self._backend
         assert backend is not None
-        key = cache_key(
-            identity=request.identity,
-            method=request.spec.method,
-            url=request.url,
-            params=request.params,
-        )
+        key = self._key_of(request)
         generation, entry = await lookup.get_current(f"{request.identity} {request.spec.name}", key)
         return await self._serve(backend, f"{key}#{generation}", entry, request, call_next)
 
@@ -195,7 +223,7 @@ class CacheStage:
         config = self._config
         assert config is not None
         if entry is not None and classify(entry, self._clock.time()) is Lookup.FRESH:
-            return _from_entry(entry, request, "hit")
+            return self._from_entry(entry, request, "hit")
         try:
             response, led = await self._flights.run(key, partial(call_next, request))
         except Exception as exc:
@@ -204,7 +232,7 @@ class CacheStage:
                 and is_server_failure(exc)
                 and classify(entry, self._clock.time()) is Lookup.STALE
             ):
-                return _from_entry(entry, request, "stale")
+                return self._from_entry(entry, request, "stale")
             raise
         if not led:
             return _shared_copy(response, "coalesced")
@@ -237,19 +265,6 @@ def _shared_copy(response: Response, label: str) -> Response:
     """The leader's answer for a follower: its own decoded data, so that no caller's
     change to the data reaches another."""
     return replace(response, data=response.request.spec.decode(response.body), cache=label)
-
-
-def _from_entry(entry: CacheEntry, request: Request, label: str) -> Response:
-    """A response for ``request`` rebuilt from a stored entry, its data decoded afresh."""
-    return Response(
-        request=request,
-        status=entry.status,
-        headers=CIMultiDictProxy(CIMultiDict(entry.headers)),
-        body=entry.body,
-        data=request.spec.decode(entry.body),
-        attempts=0,
-        cache=label,
-    )
 
 
 def make_cache_stage(context: PipelineContext, backend: CacheBackend | None = None) -> CacheStage:
