@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import structlog
 
+from geobox_usage import CacheConfig
 from geobox_usage import events as events_module
 from geobox_usage.logs import _emit
 from geobox_usage.testing import SimulatedGeobox
@@ -125,3 +126,23 @@ async def test_calls_arm_no_timer_of_their_own(
         await client.get_process_usage(days_before_now=days)
     # One deadline timer serves every call (asyncio.timeout armed one per call).
     assert armed == {"ours": 0}
+
+
+async def test_a_cache_key_is_encoded_once_per_distinct_call(
+    sim: SimulatedGeobox, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geobox_usage.stages import cache as cache_stage
+
+    encoded = {"keys": 0}
+    real_cache_key = cache_stage.cache_key
+
+    def cache_key(**kwargs: Any) -> str:
+        encoded["keys"] += 1
+        return real_cache_key(**kwargs)
+
+    monkeypatch.setattr(cache_stage, "cache_key", cache_key)
+    client = make_client(cache=CacheConfig(ttl=60.0))
+    for _ in range(10):  # one miss, then nine hits
+        await client.get_usage_summary()
+    await client.get_process_usage(days_before_now=1)
+    assert encoded == {"keys": 2}  # one per distinct call, not one per hit

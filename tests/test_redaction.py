@@ -7,13 +7,18 @@ import re
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from geobox_usage import AsyncGeoboxClient, CacheConfig, GeoboxError, Request, specs
+from geobox_usage._redact import redact_pairs, redacted_query
+from geobox_usage._secret import Secret
 from geobox_usage.logs import redact_event, redact_text
 from geobox_usage.testing import (
     DEMO_ACCESS_TOKEN,
@@ -166,3 +171,19 @@ async def test_an_api_key_given_as_eid_never_appears_in_an_error(
     with pytest.raises(GeoboxError) as raised:
         await client.get_api_usage(key, "day", "calls", days_before_now=1)
     assert DEMO_API_KEY not in str(raised.value)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["user_id", "apikey", "eid", "q", "a b", "from_date"]) | st.text(),
+            st.text() | st.builds(Secret, st.text(min_size=1)),
+        ),
+        max_size=6,
+    )
+)
+def test_the_logged_query_is_urlencode_of_the_redacted_pairs(
+    pairs: list[tuple[str, str | Secret]],
+) -> None:
+    # The logging stage's fast encoder must write what urlencode wrote before it.
+    assert redacted_query(pairs) == urlencode(redact_pairs(pairs), safe=":*")

@@ -7,8 +7,9 @@ by the other.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from urllib.parse import quote, quote_plus, urlencode
+from urllib.parse import quote, quote_plus
 
 from geobox_usage._secret import MASK, Secret
 
@@ -19,6 +20,7 @@ __all__ = [
     "is_sensitive",
     "redact_headers",
     "redact_pairs",
+    "redacted_query",
     "redacted_url",
     "scrub",
 ]
@@ -88,7 +90,24 @@ def scrub(text: str, secrets: Iterable[Secret]) -> str:
 
 def redacted_url(url: str, params: Iterable[tuple[str, str | Secret]] = ()) -> str:
     """Return ``url`` with ``params`` appended as a query string, secrets redacted."""
-    pairs = redact_pairs(params)
-    if not pairs:
-        return url
-    return f"{url}?{urlencode(pairs, safe=':*')}"
+    query = redacted_query(params)
+    return f"{url}?{query}" if query else url
+
+
+# What ``urlencode(..., safe=":*")`` leaves as it is: no quoting needed.
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~:*-]*")
+
+
+def redacted_query(params: Iterable[tuple[str, str | Secret]]) -> str:
+    """``params`` as a query string (``urlencode(..., safe=":*")``), secrets redacted.
+
+    Names and values that need no quoting, the usual case, are joined as they are.
+    """
+    parts = []
+    for name, value in redact_pairs(params):
+        if not _UNQUOTED.fullmatch(name):
+            name = quote_plus(name, safe=":*")
+        if not _UNQUOTED.fullmatch(value):
+            value = quote_plus(value, safe=":*")
+        parts.append(f"{name}={value}")
+    return "&".join(parts)

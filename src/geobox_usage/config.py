@@ -155,7 +155,9 @@ class TimeoutConfig:
 
     Attributes:
         connect: seconds to establish a connection.
-        read: seconds to wait for the next piece of the answer.
+        read: seconds one attempt may take in all, from sending the request to the
+            last byte of the answer (a connection being opened counts too): a server
+            that trickles its answer is cut off here, however steadily it writes.
     """
 
     connect: float = 10.0

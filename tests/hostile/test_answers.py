@@ -3,6 +3,7 @@ in bounded memory, after one request."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -13,10 +14,12 @@ import pytest
 from geobox_usage import (
     AsyncGeoboxClient,
     GeoboxError,
+    GeoboxTimeoutError,
     ResponseDecodeError,
     ResponseLimits,
     ResponseTooLargeError,
     ServerError,
+    TimeoutConfig,
 )
 
 from ._servers import APIKEY, Writer, endless, gzip_bomb, huge, json_answer, misbehaving
@@ -136,3 +139,26 @@ def test_hostile_bodies_cost_bounded_memory(tmp_path: object) -> None:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["outcomes"] == ["refused"] * 3
     assert report["growth_kib"] < 80 * 1024, report
+
+
+async def _trickle(writer: asyncio.StreamWriter) -> None:
+    """A 200 that sends one byte of its body every 10 ms, for ever: each read is quick,
+    so only a limit on the whole answer stops it."""
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+    writer.write(b"Content-Length: 1000000\r\n\r\n[")
+    while True:
+        await writer.drain()
+        await asyncio.sleep(0.01)
+        writer.write(b"1,")
+
+
+async def test_an_answer_trickled_byte_by_byte_is_cut_off_at_the_read_limit() -> None:
+    async with misbehaving(_trickle) as served:
+        client = client_for(served.host, retry=None, timeout=TimeoutConfig(read=0.2))
+        async with client:
+            with pytest.raises(GeoboxTimeoutError) as caught:
+                await client.get_usage_summary()
+    assert caught.value.request_sent is True
+    # The attempt's read limit ended it, not the call's 60 s deadline (with a per-read
+    # limit, each byte arriving in time, only the deadline would).
+    assert "timed out waiting for the answer" in str(caught.value)

@@ -116,8 +116,12 @@ def enabled(level: int) -> bool:
     return True if check is None else check(level)
 
 
-def emit(level: int, event: str, fields: dict[str, Any]) -> None:
+def emit(level: int, event: str, fields: dict[str, Any], *, redacted: bool = False) -> None:
     """Log ``event`` with ``fields`` at ``level`` through the route described above.
+
+    ``redacted=True`` says the caller built every field from redacted parts, so the
+    fields enter the host's chain as they are (the host's route runs
+    :func:`redact_event` on them otherwise; the library's own chain always does).
 
     Never raises: a failure of a host's processor or handler is reported on the stdlib
     logger and the call that emitted goes on.
@@ -125,7 +129,7 @@ def emit(level: int, event: str, fields: dict[str, Any]) -> None:
     try:
         if structlog.is_configured():
             getattr(_host, _METHOD.get(level, "info"))(
-                event, **redact_event(None, "", dict(fields))
+                event, **(fields if redacted else redact_event(None, "", dict(fields)))
             )
         elif _stdlib.isEnabledFor(level):
             getattr(_own, _METHOD.get(level, "info"))(event, **fields)

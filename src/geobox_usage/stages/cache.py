@@ -188,7 +188,9 @@ class CacheStage:
             if len(self._views) >= _MEMO_SIZE:
                 self._views.clear()
             self._views[entry.headers] = headers
-        return Response(request, entry.status, headers, entry.body, request.spec.decode(entry.body), 0, label)
+        return Response(
+            request, entry.status, headers, entry.body, request.spec.decode(entry.body), 0, label
+        )
 
     def invalidate(self, identity: str, operations: frozenset[str]) -> None:
         """Make every entry and flight of ``operations`` for ``identity`` unreachable."""

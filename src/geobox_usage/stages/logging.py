@@ -33,16 +33,16 @@ import asyncio
 import logging
 import time
 from typing import Any
-from urllib.parse import urlencode
 
 from geobox_usage._credentials import CredentialKind, Credentials
 from geobox_usage._messages import Request, Response
+from geobox_usage._redact import redacted_query
 from geobox_usage._secret import Secret
 from geobox_usage.errors import HTTPStatusError, ResponseDecodeError
 from geobox_usage.events import EventListener, PipelineEvent
 from geobox_usage.hookspecs import hookimpl
 from geobox_usage.logs._emit import emit, emit_audit, enabled
-from geobox_usage.logs._processors import redact_query
+from geobox_usage.logs._processors import redact_text
 from geobox_usage.logs._request_id import LOG_FIELD
 from geobox_usage.pipeline import Handler, PipelineContext, PipelineStage, Slot
 
@@ -123,6 +123,10 @@ class LoggingStage:
             )
         if audited and not enabled(level):
             return
+        # Every field is built from redacted or secret-free parts (the query by
+        # ``redacted_query``, the path from the spec and checked ids) except the two
+        # texts that may quote someone else: the error (a server's detail) and the
+        # request id (the host's); those are redacted here, not the whole event.
         emit(
             level,
             "geobox.call",
@@ -130,17 +134,18 @@ class LoggingStage:
                 "operation": request.operation,
                 "method": request.method,
                 "path": request.path,
-                "query": urlencode(redact_query(request.params), safe=":*"),
+                "query": redacted_query(request.params),
                 "target": request.target,
                 "status": status,
                 "duration_ms": duration_ms,
                 "attempts": response.attempts if response is not None else _attempts(error),
                 "cache": response.cache if response is not None else None,
-                LOG_FIELD: request.request_id,
+                LOG_FIELD: redact_text(request.request_id),
                 "outcome": outcome,
                 "error_type": type(error).__name__ if error is not None else None,
-                "error": str(error) if error is not None else None,
+                "error": redact_text(str(error)) if error is not None else None,
             },
+            redacted=True,
         )
 
     def _learn(self, request: Request, response: Response) -> None:

@@ -8,6 +8,7 @@ have (not safe).
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import aiohttp
@@ -34,6 +35,7 @@ from geobox_usage.errors import (
 from geobox_usage.hookspecs import hookimpl
 from geobox_usage.logs._processors import redact_text
 from geobox_usage.pipeline import PipelineContext, SessionProvider
+from geobox_usage.resilience._deadline import DeadlineWatch
 
 __all__ = ["AiohttpTransport", "geobox_usage_transport"]
 
@@ -63,9 +65,13 @@ class AiohttpTransport:
     ) -> None:
         self._session = session
         self._max_body = limits.max_body_bytes
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=timeout.connect, sock_read=timeout.read
-        )
+        # aiohttp bounds opening a connection; the attempt as a whole (``read``) is
+        # bounded by the transport's deadline watch: one timer for every attempt in
+        # flight, where aiohttp's ``sock_read`` arms and cancels one on every read,
+        # and a whole-attempt bound also stops a server that trickles its answer.
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout.connect)
+        self._attempt_limit = timeout.read
+        self._watch = DeadlineWatch()
         self._clock = clock
         self._ssl = verify
         self._urls: dict[str, URL] = {}
@@ -75,10 +81,17 @@ class AiohttpTransport:
         started = time.perf_counter()
         failure: GeoboxError | None = None
         request_started.set(True)
+        guard = self._watch.enter(self._attempt_limit)
         try:
             status, headers, body, whole = await self._exchange(session, request)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             failure = _failure(request, exc)
+        except asyncio.CancelledError:
+            if not guard.timed_out():
+                raise  # the call's deadline or the caller: not this attempt's limit
+            failure = _timeout(request, "waiting for the answer", sent=True)
+        finally:
+            self._watch.leave(guard)
         if failure is not None:
             # Raised here, outside the ``except`` block, so that no chained exception
             # (``__cause__`` or ``__context__``) carries aiohttp's error: its text, and
@@ -172,7 +185,8 @@ class AiohttpTransport:
         return parsed
 
     async def aclose(self) -> None:
-        """Nothing to release: the client owns the session's lifetime."""
+        """Stop the attempt timer (the client owns the session's lifetime)."""
+        self._watch.close()
 
 
 async def _read_capped(answer: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
