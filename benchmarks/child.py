@@ -33,6 +33,7 @@ from typing import Any, Final
 
 import aiohttp
 
+from .cpus import pin_from_env
 from .scenarios import Call, default_client, scenario
 from .server import FIRST_USER_ID
 
@@ -209,6 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--concurrency", type=int, action="append")
     args = parser.parse_args(argv)
+    pin_from_env()
     concurrencies: list[int] = args.concurrency or [1, 64]
     result: Any
     if args.mode == "timed":

@@ -28,6 +28,7 @@ from typing import Any, Final
 import aiohttp
 
 from .child import MemoryResult, PhaseResult, SingleFlightResult
+from .cpus import Placement, placement
 from .limiter import measure_limiter
 from .report import RunResults, render_markdown, render_svg
 from .scenarios import SCENARIO_NAMES, SCENARIOS, SDK_SCENARIOS
@@ -42,14 +43,21 @@ _SERVER_START_TIMEOUT: Final = 30.0
 
 
 @contextlib.contextmanager
-def start_server(kind: str = "minimal", users: int = 10_000) -> Iterator[str]:
+def start_server(
+    kind: str = "minimal", users: int = 10_000, cpu: int | None = None
+) -> Iterator[str]:
     """Run the benchmark server in its own process; yield its base URL.
 
     The server stops when its stdin is closed, which also happens if this process dies.
     """
     command = [sys.executable, "-m", "benchmarks.server", "--kind", kind, "--users", str(users)]
     proc = subprocess.Popen(
-        command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        command,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=Placement(cpu, None).env(cpu),
     )
     try:
         assert proc.stdout is not None
@@ -69,7 +77,7 @@ def start_server(kind: str = "minimal", users: int = 10_000) -> Iterator[str]:
             proc.stdout.close()
 
 
-def run_child(args: Sequence[str]) -> Any:
+def run_child(args: Sequence[str], cpu: int | None = None) -> Any:
     """Run ``python -m benchmarks.child ARGS`` and return the JSON it printed.
 
     Raises:
@@ -81,6 +89,7 @@ def run_child(args: Sequence[str]) -> Any:
         capture_output=True,
         text=True,
         check=False,
+        env=Placement(None, cpu).env(cpu),
     )
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-15:])
@@ -131,6 +140,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--server", choices=SERVER_KINDS, default="minimal")
     parser.add_argument(
+        "--no-pin", action="store_true",
+        help="do not pin the server and the clients to cores of their own",
+    )  # fmt: skip
+    parser.add_argument(
         "--results-dir", type=Path, default=ROOT / "benchmarks" / "results",
         help="where latest.md and latest.json go",
     )  # fmt: skip
@@ -161,14 +174,16 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _measure(args: argparse.Namespace, names: list[str], url: str, results: RunResults) -> None:
+def _measure(
+    args: argparse.Namespace, names: list[str], url: str, results: RunResults, cpu: int | None
+) -> None:
     concurrency_args = [a for c in args.concurrency for a in ("--concurrency", str(c))]
     for round_no in range(1, args.rounds + 1):
         for name in names:
             started = time.perf_counter()
             out = run_child(
                 ["timed", "--url", url, "--scenario", name, "--calls", str(args.calls),
-                 "--warmup", str(args.warmup), *concurrency_args]
+                 "--warmup", str(args.warmup), *concurrency_args], cpu,
             )  # fmt: skip
             phases = [PhaseResult(**p) for p in out["phases"]]
             results.add_timed(name, phases, out["peak_rss_bytes"])
@@ -179,13 +194,13 @@ def _measure(args: argparse.Namespace, names: list[str], url: str, results: RunR
         for name in names:
             out = run_child(
                 ["memory", "--url", url, "--scenario", name, "--calls", str(args.memory_calls),
-                 "--concurrency", str(args.concurrency[-1])]
+                 "--concurrency", str(args.concurrency[-1])], cpu,
             )  # fmt: skip
             memory = MemoryResult(**out)
             results.memory[name] = memory
             growth = (memory.rss_at_end_bytes - memory.rss_at_mark_bytes) / 1e6
             _progress(f"memory {name:<14} growth {growth:+.1f} MB")
-    flight = run_child(["single_flight", "--url", url, "--calls", "1000"])
+    flight = run_child(["single_flight", "--url", url, "--calls", "1000"], cpu)
     results.single_flight = SingleFlightResult(**flight)
     _progress(f"single flight: {results.single_flight.requests} request(s) for 1000 calls")
 
@@ -222,13 +237,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         server=f"{args.server} server",
         machine=_machine(),
     )
+    cores = placement(not args.no_pin)
     load_before = _load()
     ids_per_child = (max(args.warmup, args.concurrency[-1]) + args.calls) * len(args.concurrency)
-    with start_server(args.server, max(ids_per_child, args.memory_calls) + 10) as url:
+    users = max(ids_per_child, args.memory_calls) + 10
+    with start_server(args.server, users, cores.server) as url:
         _progress(f"server ({args.server}) at {url}; clients: {', '.join(names)}")
-        _measure(args, names, url, results)
+        _progress(cores.describe())
+        _measure(args, names, url, results, cores.client)
         results.limiter = measure_limiter(url, args.calls, args.warmup, enabled=not args.no_redis)
         _progress(f"rate limiter: {results.limiter.skipped or 'in-process and Redis measured'}")
+    results.notes.append(cores.describe())
     results.notes.append(f"Load average (1, 5, 15 min) before: {load_before}; after: {_load()}.")
     report = render_markdown(results)
     print(report)

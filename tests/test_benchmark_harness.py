@@ -162,3 +162,32 @@ def test_the_limiter_table_says_why_it_was_not_measured() -> None:
         "Rate limiter cost per call, in-process store and Redis store (issue 11): "
         "not measured (no redis-server)." in report
     )
+
+
+async def test_the_minimal_server_answers_the_contract_and_counts_requests() -> None:
+    import asyncio
+
+    import aiohttp
+    from benchmarks.server import BENCH_TOKEN, MinimalProtocol
+
+    counter = [0]
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: MinimalProtocol(counter), "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    bearer = {"Authorization": f"Bearer {BENCH_TOKEN}", "X-Request-ID": "rid-1"}
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/v1/usage/summary?user_id=1234", headers=bearer) as r:
+                assert r.status == 200 and r.headers["X-Request-ID"] == "rid-1"
+                summary = await r.json()
+            assert summary["user_id"] == 1234 and "max_daily_api_calls" in summary
+            async with session.get(f"{base}/v1/usage/summary") as r:
+                assert r.status == 401
+            async with session.get(f"{base}/v1/usage/summary?user_id=x", headers=bearer) as r:
+                assert r.status == 422
+            async with session.post(f"{base}/v1/usage/update", data=b"{}", headers=bearer) as r:
+                assert r.status == 404
+            async with session.get(f"{base}/_bench/requests") as r:
+                assert await r.json() == {"requests": 4}
+    finally:
+        server.close()

@@ -53,7 +53,7 @@ def chaos_client(sim: SimulatedGeobox) -> AsyncGeoboxClient:
         retry=RetryConfig(
             attempts=12, backoff_base=0.002, backoff_max=0.02, deadline=20.0, budget_ratio=1.0
         ),
-        timeout=TimeoutConfig(connect=2.0, read=0.2),
+        timeout=TimeoutConfig(connect=2.0, read=1.0),
         # with 22% of attempts failing at random, 5 in a row happen: keep the breaker
         # in the pipeline but out of the way of a test about retries.
         circuit_breaker=CircuitBreakerConfig(failure_threshold=40, cooldown=0.05),

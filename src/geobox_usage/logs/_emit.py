@@ -110,9 +110,13 @@ def enabled(level: int) -> bool:
     it has one (a filtering bound logger at WARNING drops INFO events before anything is
     built); otherwise the host's chain decides and this answers ``True``.
     """
-    if not structlog.is_configured():
+    config = _STRUCTLOG_CONFIG
+    if not (config.is_configured if config is not None else structlog.is_configured()):
         return _stdlib.isEnabledFor(level)
-    check = _host_level_check()
+    check = _host_check[1]
+    wrapper = config.default_wrapper_class if config is not None else None
+    if wrapper is None or wrapper is not _host_check[0]:
+        check = _host_level_check()
     return True if check is None else check(level)
 
 
