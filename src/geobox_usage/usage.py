@@ -102,7 +102,7 @@ class AsyncUsage:
             )
         scale_member = check_enum(UsageScale, "scale", scale)
         param_member = check_enum(UsageParam, "param", param)
-        period = _period_params(from_date, to_date, days_before_now)
+        period = period_params(from_date, to_date, days_before_now)
         checked_limit = check_optional_positive_int("limit", limit)
         params: Pairs = (
             ("eid", eid),
@@ -140,8 +140,8 @@ class AsyncUsage:
                 invalid argument.
             GeoboxError: the call failed.
         """
-        user_params, target = _user_params(user_id)
-        period = _period_params(from_date, to_date, days_before_now)
+        user_params, target = user_scope(user_id)
+        period = period_params(from_date, to_date, days_before_now)
         return await api.execute(specs.PROCESS_USAGE, params=(*user_params, *period), target=target)
 
     @classmethod
@@ -160,7 +160,7 @@ class AsyncUsage:
             against ``max_monthly_traffic``, ``used_storage``, ``remaining_days``, ...);
             :class:`geobox_usage.UsageSummary` names its fields for type checkers.
         """
-        params, target = _user_params(user_id)
+        params, target = user_scope(user_id)
         return await api.execute(specs.USAGE_SUMMARY, params=params, target=target)
 
     @classmethod
@@ -195,14 +195,16 @@ def _key_of(resource: AsyncApiKey) -> Secret:
     return Secret(key)
 
 
-def _user_params(user_id: object) -> tuple[Params, str]:
+def user_scope(user_id: object) -> tuple[Params, str]:
+    """The query parameters and cache target of a call about ``user_id`` (checked)."""
     checked = check_optional_id("user_id", user_id)
     if checked is None:
         return (), "me"
     return (("user_id", str(checked)),), str(checked)
 
 
-def _period_params(from_date: object, to_date: object, days_before_now: object) -> Params:
+def period_params(from_date: object, to_date: object, days_before_now: object) -> Params:
+    """The query parameters of a period (checked): both dates, or days before now."""
     start, end, days = check_date_range(from_date, to_date, days_before_now)
     params: Params = ()
     if start is not None and end is not None:

@@ -191,6 +191,10 @@ class InMemoryBreakerStore:
 
     async def admit(self, host: str, now: float) -> tuple[Admission, Transition | None]:
         """See :meth:`BreakerStore.admit`."""
+        return self.admit_now(host, now)
+
+    def admit_now(self, host: str, now: float) -> tuple[Admission, Transition | None]:
+        """:meth:`admit` without a coroutine (an in-memory store never waits for I/O)."""
         old = self._states.get(host)
         if old is None or old.state is CircuitState.CLOSED:
             return ALLOW, None  # the hot path: nothing to change
@@ -202,6 +206,12 @@ class InMemoryBreakerStore:
         self, host: str, outcome: Outcome, now: float, *, probe: bool
     ) -> Transition | None:
         """See :meth:`BreakerStore.record`."""
+        return self.record_now(host, outcome, now, probe=probe)
+
+    def record_now(
+        self, host: str, outcome: Outcome, now: float, *, probe: bool
+    ) -> Transition | None:
+        """:meth:`record` without a coroutine (an in-memory store never waits for I/O)."""
         old = self._states.get(host)
         if old is None:
             if outcome is not Outcome.FAILURE:

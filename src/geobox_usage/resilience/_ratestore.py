@@ -174,6 +174,11 @@ class InMemoryRateLimitStore:
 
     async def acquire(self) -> float:
         """See :meth:`RateLimitStore.acquire`."""
+        return self.acquire_now()
+
+    def acquire_now(self) -> float:
+        """:meth:`acquire` without a coroutine: an in-memory store never waits for I/O,
+        so the rate limit stage asks it directly."""
         now = self._clock.monotonic()
         if self._pause_until:
             if now < self._pause_until:

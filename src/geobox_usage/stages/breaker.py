@@ -28,6 +28,7 @@ from geobox_usage.events import EventBus
 from geobox_usage.hookspecs import hookimpl
 from geobox_usage.pipeline import Handler, PipelineContext, PipelineStage, Slot
 from geobox_usage.resilience._breaker_state import (
+    Admission,
     BreakerStore,
     InMemoryBreakerStore,
     Outcome,
@@ -62,7 +63,7 @@ class CircuitBreakerStage:
         store: the breaker state, per host.
     """
 
-    __slots__ = ("_base", "_base_host", "_clock", "_events", "store")
+    __slots__ = ("_base", "_base_host", "_clock", "_events", "_local", "store")
 
     def __init__(self, base_url: str, clock: Clock, events: EventBus, store: BreakerStore) -> None:
         self._base = base_url
@@ -70,6 +71,7 @@ class CircuitBreakerStage:
         self._clock = clock
         self._events = events
         self.store = store
+        self._local = store if isinstance(store, InMemoryBreakerStore) else None
 
     def host_of(self, url: str) -> str:
         """The key a URL's breaker state is kept under: its ``host[:port]``."""
@@ -81,20 +83,15 @@ class CircuitBreakerStage:
         """Refuse at once if the host's circuit is open; else send and record the outcome."""
         host = self.host_of(request.url)
         store = self.store
-        admission, change = await store.admit(host, self._clock.monotonic())
+        local = self._local  # the in-memory store: asked without a coroutine per call
+        if local is not None:
+            admission, change = local.admit_now(host, self._clock.monotonic())
+        else:
+            admission, change = await store.admit(host, self._clock.monotonic())
         if change is not None:
             self._emit(host, change)
         if not admission.allowed:
-            state = await store.state(host)
-            raise CircuitOpenError(
-                f"{request.operation}: the circuit for {host} is open after "
-                f"{state.failures} consecutive failures; nothing was sent "
-                f"(next probe in {admission.retry_in:.3g}s)",
-                host=host,
-                retry_in=admission.retry_in,
-                operation=request.operation,
-                request_id=request.request_id,
-            )
+            raise await self._refusal(host, admission, request)
         outcome = Outcome.NEUTRAL  # stays so if cancelled: frees a half-open probe
         try:
             response = await call_next(request)
@@ -104,11 +101,25 @@ class CircuitBreakerStage:
             outcome = classify(exc)
             raise
         finally:
-            change = await store.record(
-                host, outcome, self._clock.monotonic(), probe=admission.probe
-            )
+            now = self._clock.monotonic()
+            if local is not None:
+                change = local.record_now(host, outcome, now, probe=admission.probe)
+            else:
+                change = await store.record(host, outcome, now, probe=admission.probe)
             if change is not None:
                 self._emit(host, change)
+
+    async def _refusal(self, host: str, admission: Admission, request: Request) -> CircuitOpenError:
+        state = await self.store.state(host)
+        return CircuitOpenError(
+            f"{request.operation}: the circuit for {host} is open after "
+            f"{state.failures} consecutive failures; nothing was sent "
+            f"(next probe in {admission.retry_in:.3g}s)",
+            host=host,
+            retry_in=admission.retry_in,
+            operation=request.operation,
+            request_id=request.request_id,
+        )
 
     def _emit(self, host: str, change: Transition) -> None:
         self._events.emit(

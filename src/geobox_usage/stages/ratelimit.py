@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from geobox_usage._clock import Clock
@@ -132,6 +132,7 @@ class RateLimitStage:
     """
 
     __slots__ = (
+        "_acquire_now",
         "_changed",
         "_clock",
         "_events",
@@ -163,6 +164,10 @@ class RateLimitStage:
         self._queue: deque[_Waiter] = deque()
         self._pacer: asyncio.Task[None] | None = None
         self._changed: asyncio.Event | None = None
+        # An in-memory store answers without I/O: asked directly, no coroutine per call.
+        self._acquire_now: Callable[[], float] | None = (
+            self.store.acquire_now if isinstance(self.store, InMemoryRateLimitStore) else None
+        )
 
     @property
     def rate(self) -> float | None:
@@ -187,7 +192,8 @@ class RateLimitStage:
         if self._queue:
             await self._wait_turn(request, None)
         else:
-            wait = await self.store.acquire()
+            acquire_now = self._acquire_now
+            wait = acquire_now() if acquire_now is not None else await self.store.acquire()
             if wait > 0.0:
                 await self._wait_turn(request, wait)
         slots = self._slots
