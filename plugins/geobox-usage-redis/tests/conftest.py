@@ -63,6 +63,7 @@ def fleet_client(
         prefix=prefix,
         fail_closed=kwargs.pop("fail_closed", False),
         retry_interval=kwargs.pop("retry_interval", 1.0),
+        breaker_refresh=kwargs.pop("breaker_refresh", 0.1),
     )
     kwargs.setdefault("retry", RetryConfig(attempts=3, backoff_base=0.001, backoff_max=0.002))
     kwargs.setdefault("timeout", TimeoutConfig(connect=1.0, read=1.0))

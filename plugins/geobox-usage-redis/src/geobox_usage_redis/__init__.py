@@ -62,6 +62,8 @@ class RedisPlugin:
         timeout: seconds a Redis call may take before Redis counts as lost.
         retry_interval: seconds without Redis after a failure before trying again.
         fail_closed: refuse calls while Redis is lost instead of using local state.
+        breaker_refresh: seconds a closed, clean circuit seen in Redis is trusted
+            without asking again (see :class:`RedisSettings`).
         settings: all of the above at once.
     """
 
@@ -75,12 +77,15 @@ class RedisPlugin:
         timeout: float = 0.25,
         retry_interval: float = 1.0,
         fail_closed: bool = False,
+        breaker_refresh: float = 0.1,
         settings: RedisSettings | None = None,
     ) -> None:
         if settings is None:
             if url is None:
                 raise ValueError("RedisPlugin needs a url (redis://host:port/db) or settings")
-            settings = RedisSettings(url, prefix, timeout, retry_interval, fail_closed)
+            settings = RedisSettings(
+                url, prefix, timeout, retry_interval, fail_closed, breaker_refresh
+            )
         self.settings: RedisSettings | None = settings
         self._last: tuple[object, RedisLink] | None = None
 

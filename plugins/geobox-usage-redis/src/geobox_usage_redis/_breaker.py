@@ -90,13 +90,18 @@ return {state, state, tostring(failures)}
 """
 
 _STATES = {s.value: s for s in CircuitState}
+_ADMITTED = Admission(True, False, 0.0)
 
 
 class RedisBreakerStore:
     """A :class:`~geobox_usage.resilience.BreakerStore` shared through Redis.
 
     A success on a circuit this process last saw closed with no failures costs no
-    round trip; every admission costs one.
+    round trip. So does an admission within ``breaker_refresh`` seconds of the last
+    answer that showed the circuit closed with no failures (a lease this process drops
+    as soon as one of its own calls fails): with the rate limiter's script, a call then
+    costs one round trip. Another process's opening reaches this one at most
+    ``breaker_refresh`` seconds late.
 
     Args:
         link: the client's Redis link.
@@ -114,6 +119,8 @@ class RedisBreakerStore:
         self._local = local
         self._prefix = f"{link.settings.prefix}:breaker:"
         self._failures: dict[str, int] = {}
+        self._refresh = link.settings.breaker_refresh
+        self._clear_until: dict[str, float] = {}  # host: the lease on "closed, clean" ends
         self._admit = link.script(ADMIT)
         self._record = link.script(RECORD)
 
@@ -123,6 +130,8 @@ class RedisBreakerStore:
 
     async def admit(self, host: str, now: float) -> tuple[Admission, Transition | None]:
         """See :meth:`~geobox_usage.resilience.BreakerStore.admit` (Redis time)."""
+        if now < self._clear_until.get(host, 0.0):
+            return _ADMITTED, None  # seen closed and clean less than breaker_refresh ago
         keys = (self.key(host),)
         try:
             reply = await self._link.run(
@@ -135,6 +144,7 @@ class RedisBreakerStore:
         allowed, probe, retry_in, old, new, failures = reply
         self._failures[host] = int(failures)
         admission = Admission(allowed == b"1", probe == b"1", float(retry_in))
+        self._lease(host, new, failures, now)
         return admission, _transition(old, new, failures)
 
     async def record(
@@ -154,7 +164,16 @@ class RedisBreakerStore:
             return await self._local.record(host, outcome, now, probe=probe)
         old, new, failures = reply
         self._failures[host] = int(failures)
+        self._lease(host, new, failures, now)
         return _transition(old, new, failures)
+
+    def _lease(self, host: str, state: bytes, failures: bytes, now: float) -> None:
+        """Trust "closed, no failures" for ``breaker_refresh`` seconds; anything else
+        (a failure, an open or half-open circuit) is asked about on every call."""
+        if state == b"closed" and failures == b"0" and self._refresh > 0:
+            self._clear_until[host] = now + self._refresh
+        else:
+            self._clear_until.pop(host, None)
 
     async def state(self, host: str) -> BreakerState:
         """The host's state as Redis holds it (``opened_at`` on the Redis clock)."""

@@ -47,6 +47,10 @@ class RedisSettings:
         fail_closed: when Redis is lost, fail calls with
             :class:`SharedStateUnavailableError` instead of going on with local state
             (for users who must never exceed a quota).
+        breaker_refresh: seconds a process trusts a closed circuit without failures
+            that it saw in Redis: within them an admission costs no round trip, so a
+            call costs one (the rate limiter's); another process's opening reaches this
+            one at most this late. ``0`` asks Redis on every admission.
     """
 
     url: str
@@ -54,6 +58,7 @@ class RedisSettings:
     timeout: float = 0.25
     retry_interval: float = 1.0
     fail_closed: bool = False
+    breaker_refresh: float = 0.1
 
     def __post_init__(self) -> None:
         if not isinstance(self.url, str) or not self.url.startswith(
@@ -70,6 +75,11 @@ class RedisSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"RedisSettings: {name} must be a number > 0, got {value!r}")
+        refresh = self.breaker_refresh
+        if isinstance(refresh, bool) or not isinstance(refresh, int | float) or not refresh >= 0:
+            raise ValueError(
+                f"RedisSettings: breaker_refresh must be a number >= 0, got {refresh!r}"
+            )
         if not isinstance(self.fail_closed, bool):
             raise ValueError(f"RedisSettings: fail_closed must be a bool, got {self.fail_closed!r}")
 

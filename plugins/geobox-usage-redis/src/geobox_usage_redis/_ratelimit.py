@@ -182,6 +182,7 @@ class RedisRateLimitStore:
         self._pause = link.script(PAUSE)
         self._merge = link.script(MERGE)
         self._on_local = False
+        self._merged = False  # set by a merge on restore, cleared by the next reply
         link.on_restore(self._share_local_state)
 
     @property
@@ -221,7 +222,7 @@ class RedisRateLimitStore:
                 raise self._link.refusal("rate limit") from None
             self._use_local()
             return await self._local.acquire()
-        self._adopt(reply)
+        self._adopt_reply(reply)
         return float(reply[0])
 
     async def throttled(self, sent_epoch: int, measured: float) -> AimdState | None:
@@ -236,7 +237,7 @@ class RedisRateLimitStore:
         except RedisUnavailable:
             self._use_local()
             return await self._local.throttled(sent_epoch, measured)
-        self._adopt(reply)
+        self._adopt_reply(reply)
         return self._state if float(reply[0]) == 0 else None
 
     def succeeded(self) -> None:
@@ -258,7 +259,7 @@ class RedisRateLimitStore:
         except RedisUnavailable:
             self._use_local()
             return local
-        self._adopt(reply)
+        self._adopt_reply(reply)
         return float(reply[0]) == 0
 
     async def _share_local_state(self) -> None:
@@ -276,6 +277,15 @@ class RedisRateLimitStore:
         reply = await self._link.run(
             lambda client: self._merge(keys=self.keys, args=args, client=client)
         )
+        self._adopt(reply)
+        self._merged = True
+
+    def _adopt_reply(self, reply: list[Any]) -> None:
+        """Adopt the state a script answered, unless the merge that ran when Redis came
+        back (inside that same call, after the script) adopted a later one."""
+        if self._merged:
+            self._merged = False
+            return
         self._adopt(reply)
 
     def _adopt(self, reply: list[Any]) -> None:
