@@ -6,6 +6,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from geobox_usage import (
 from geobox_usage._plugins import BUILTIN_PLUGINS, _entry_point_plugins
 from geobox_usage.resilience import (
     InMemoryBreakerStore,
+    InMemoryRateLimitStore,
     InMemoryRetryBudgetStore,
     RetryBudget,
 )
@@ -320,3 +322,39 @@ def test_a_store_hook_answer_must_follow_the_protocol(no_geobox_env: None) -> No
 
     with pytest.raises(ValueError, match="must answer a BreakerStore"):
         AsyncGeoboxClient(access_token="t", plugins=[Wrong()], load_entrypoints=False)
+
+
+async def test_a_subclass_of_the_in_memory_stores_is_asked_through_its_own_methods(
+    sim: SimulatedGeobox, make_client: ClientFactory
+) -> None:
+    # The stages ask the built-in in-memory stores without a coroutine; a subclass that
+    # overrides the protocol's methods must still be asked through them.
+    asked: list[str] = []
+
+    class Breakers(InMemoryBreakerStore):
+        async def admit(self, host: str, now: float) -> Any:
+            asked.append("admit")
+            return await super().admit(host, now)
+
+        async def record(self, host: str, outcome: Any, now: float, *, probe: bool) -> Any:
+            asked.append("record")
+            return await super().record(host, outcome, now, probe=probe)
+
+    class Limiter(InMemoryRateLimitStore):
+        async def acquire(self) -> float:
+            asked.append("acquire")
+            return await super().acquire()
+
+    class Stores:
+        @hookimpl
+        def geobox_usage_breaker_store(self, context: PipelineContext) -> Any:
+            return Breakers(failure_threshold=2, cooldown=60.0)
+
+        @hookimpl
+        def geobox_usage_rate_limit_store(self, context: PipelineContext) -> Any:
+            assert context.rate_limit is not None
+            return Limiter(context.rate_limit, context.clock)
+
+    client = make_client(plugins=[Stores()])
+    await client.get_usage_summary()
+    assert asked == ["admit", "acquire", "record"]

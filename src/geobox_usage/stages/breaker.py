@@ -71,7 +71,8 @@ class CircuitBreakerStage:
         self._clock = clock
         self._events = events
         self.store = store
-        self._local = store if isinstance(store, InMemoryBreakerStore) else None
+        # Exactly the built-in store (a subclass may override the async methods).
+        self._local = store if type(store) is InMemoryBreakerStore else None
 
     def host_of(self, url: str) -> str:
         """The key a URL's breaker state is kept under: its ``host[:port]``."""

@@ -164,9 +164,10 @@ class RateLimitStage:
         self._queue: deque[_Waiter] = deque()
         self._pacer: asyncio.Task[None] | None = None
         self._changed: asyncio.Event | None = None
-        # An in-memory store answers without I/O: asked directly, no coroutine per call.
+        # The built-in in-memory store answers without I/O: asked directly, with no
+        # coroutine per call (exactly it: a subclass may override ``acquire``).
         self._acquire_now: Callable[[], float] | None = (
-            self.store.acquire_now if isinstance(self.store, InMemoryRateLimitStore) else None
+            self.store.acquire_now if type(self.store) is InMemoryRateLimitStore else None
         )
 
     @property
