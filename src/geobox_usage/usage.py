@@ -15,6 +15,7 @@ from geobox_usage._secret import Secret
 from geobox_usage._validation import (
     check_date_range,
     check_enum,
+    check_id,
     check_optional_id,
     check_optional_positive_int,
     format_date,
@@ -197,10 +198,13 @@ def _key_of(resource: AsyncApiKey) -> Secret:
 
 def user_scope(user_id: object) -> tuple[Params, str]:
     """The query parameters and cache target of a call about ``user_id`` (checked)."""
-    checked = check_optional_id("user_id", user_id)
-    if checked is None:
+    if user_id is None:
         return (), "me"
-    return (("user_id", str(checked)),), str(checked)
+    if type(user_id) is int and user_id > 0:  # the usual case, checked without a call
+        text = str(user_id)
+        return (("user_id", text),), text
+    text = str(check_id("user_id", user_id))
+    return (("user_id", text),), text
 
 
 def period_params(from_date: object, to_date: object, days_before_now: object) -> Params:

@@ -117,3 +117,29 @@ async def test_on_the_stdlib_route_the_hosts_binding_is_kept_too(
 def test_the_key_must_be_a_name_or_none(make_client: ClientFactory, bad: object) -> None:
     with pytest.raises(ValueError, match="host_request_id_key must be a non-empty str or None"):
         make_client(host_request_id_key=bad)
+
+
+def test_new_request_ids_are_uuid4_hex_unique_and_a_forked_worker_draws_its_own() -> None:
+    import os
+    import uuid
+
+    from geobox_usage.logs._request_id import new_request_id
+
+    ids = [new_request_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    for rid in ids[:100]:
+        parsed = uuid.UUID(rid)
+        assert parsed.hex == rid and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    if not hasattr(os, "fork"):
+        return
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a worker forked by a pre-fork server, say
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    # A forked worker must not repeat its parent's ids: its random half is its own.
+    assert child[:16] != new_request_id()[:16]
