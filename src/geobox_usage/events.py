@@ -40,13 +40,21 @@ for routine ones): a stage asks :meth:`EventBus.wants` before it builds a routin
 so that no event is built per call when no listener would use it."""
 
 
+def _wants_of(
+    listeners: tuple[EventListener, ...],
+) -> tuple[Callable[[str, int], bool] | None, ...]:
+    """Each listener's ``wants`` method, looked up once rather than on every call."""
+    return tuple(getattr(listener, "wants", None) for listener in listeners)
+
+
 class EventBus:
     """Delivers events to the listeners that plugins registered."""
 
-    __slots__ = ("_listeners",)
+    __slots__ = ("_listeners", "_wants")
 
     def __init__(self, listeners: tuple[EventListener, ...] = ()) -> None:
         self._listeners = listeners
+        self._wants = _wants_of(listeners)
 
     @property
     def listeners(self) -> tuple[EventListener, ...]:
@@ -56,14 +64,14 @@ class EventBus:
     def subscribe(self, listener: EventListener) -> None:
         """Add a listener (for a client's lifetime)."""
         self._listeners = (*self._listeners, listener)
+        self._wants = _wants_of(self._listeners)
 
     def wants(self, name: str, level: int) -> bool:
         """Whether some listener would use an event ``name`` at log ``level``.
 
         A listener without a ``wants`` method wants every event.
         """
-        for listener in self._listeners:
-            wants = getattr(listener, "wants", None)
+        for wants in self._wants:  # noqa: SIM110 - a loop: any() would add a generator per call
             if wants is None or wants(name, level):
                 return True
         return False

@@ -7,6 +7,7 @@ client limit, so these tests speak HTTP/1.1 by hand over ``asyncio.start_server`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -66,9 +67,13 @@ async def answer_token_then(request: RawRequest, rest: Answer) -> bytes | None:
 async def raw_server(answer: Answer) -> AsyncIterator[RawServer]:
     """Serve ``answer`` on a loopback port; every connection is closed on exit."""
     writers: set[asyncio.StreamWriter] = set()
+    handlers: set[asyncio.Task[None]] = set()
     server_ref: list[RawServer] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            handlers.add(task)
         writers.add(writer)
         try:
             while True:
@@ -94,6 +99,8 @@ async def raw_server(answer: Answer) -> AsyncIterator[RawServer]:
         finally:
             writers.discard(writer)
             writer.close()
+            with contextlib.suppress(OSError, RuntimeError, asyncio.CancelledError):
+                await writer.wait_closed()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -105,4 +112,8 @@ async def raw_server(answer: Answer) -> AsyncIterator[RawServer]:
         server.close()
         for writer in list(writers):
             writer.close()
+        # Python 3.11's ``wait_closed`` does not wait for the handlers: wait for them,
+        # or a connection they close is left to the garbage collector after the test's
+        # loop is gone (a ResourceWarning that fails the test that happens to run then).
+        await asyncio.gather(*handlers, return_exceptions=True)
         await server.wait_closed()

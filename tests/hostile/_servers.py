@@ -112,9 +112,21 @@ async def misbehaving(
         token_answer: the raw JSON body of the token answer; a proper one by default.
     """
     hanging: list[asyncio.StreamWriter] = []
+    handlers: set[asyncio.Task[None]] = set()
     served = Served()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            handlers.add(task)
+        try:
+            await respond(reader, writer)
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
@@ -141,6 +153,7 @@ async def misbehaving(
             answer = reply
         if answer is None:
             hanging.append(writer)  # say nothing, keep the connection open
+            await reader.read()  # until either side hangs up
             return
         if callable(answer):
             with contextlib.suppress(ConnectionError):
@@ -161,4 +174,11 @@ async def misbehaving(
         for writer in hanging:
             writer.close()
         server.close()
+        # A handler still writing (an endless or trickled answer) is stopped, and every
+        # handler is waited for: Python 3.11's ``wait_closed`` does not, and a
+        # connection left to the garbage collector after the test's loop is gone fails
+        # whichever test runs then with a ResourceWarning.
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
         await server.wait_closed()

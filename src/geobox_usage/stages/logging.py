@@ -87,7 +87,8 @@ class LoggingStage:
         except Exception as exc:
             self._finish(request, started, None, exc)
             raise
-        self._learn(request, response)
+        if request.spec.name in _LEARNT_FROM:
+            self._learn(request, response)
         self._finish(request, started, response, None)
         return response
 
@@ -166,6 +167,10 @@ class LoggingStage:
 
     def __repr__(self) -> str:
         return f"LoggingStage(actor={self.actor!r})"
+
+
+_LEARNT_FROM = frozenset({"get_user", "get_apikey"})
+"""The operations whose answers tell who the credential is (see ``_learn``)."""
 
 
 def _status(response: Response | None, error: Exception | None) -> int | None:
