@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Final
 
-__all__ = ["CPU_ENV", "Placement", "pin_from_env", "placement"]
+__all__ = ["CPU_ENV", "Placement", "env_for", "pin_from_env", "placement"]
 
 CPU_ENV: Final = "GEOBOX_BENCH_CPU"
 """The environment variable a benchmark process reads the core it must run on from."""
@@ -35,19 +35,20 @@ class Placement:
         """Whether processes are pinned to cores."""
         return self.server is not None
 
-    def env(self, cpu: int | None) -> dict[str, str]:
-        """The environment of a child process that must run on ``cpu``."""
-        env = dict(os.environ)
-        env.pop(CPU_ENV, None)
-        if cpu is not None:
-            env[CPU_ENV] = str(cpu)
-        return env
-
     def describe(self) -> str:
         """One sentence for the report."""
         if not self.pinned:
             return "Server and client not pinned to cores."
         return f"Server pinned to core {self.server}, each client process to core {self.client}."
+
+
+def env_for(cpu: int | None) -> dict[str, str]:
+    """The environment of a child process that must run on ``cpu`` (``None``: any)."""
+    env = dict(os.environ)
+    env.pop(CPU_ENV, None)
+    if cpu is not None:
+        env[CPU_ENV] = str(cpu)
+    return env
 
 
 def placement(enabled: bool = True) -> Placement:

@@ -28,7 +28,7 @@ from typing import Any, Final
 import aiohttp
 
 from .child import MemoryResult, PhaseResult, SingleFlightResult
-from .cpus import Placement, placement
+from .cpus import env_for, placement
 from .limiter import measure_limiter
 from .report import RunResults, render_markdown, render_svg
 from .scenarios import SCENARIO_NAMES, SCENARIOS, SDK_SCENARIOS
@@ -57,7 +57,7 @@ def start_server(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        env=Placement(cpu, None).env(cpu),
+        env=env_for(cpu),
     )
     try:
         assert proc.stdout is not None
@@ -89,7 +89,7 @@ def run_child(args: Sequence[str], cpu: int | None = None) -> Any:
         capture_output=True,
         text=True,
         check=False,
-        env=Placement(None, cpu).env(cpu),
+        env=env_for(cpu),
     )
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-15:])

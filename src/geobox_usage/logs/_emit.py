@@ -78,7 +78,7 @@ if not hasattr(_STRUCTLOG_CONFIG, "default_wrapper_class"):  # pragma: no cover
     _STRUCTLOG_CONFIG = None
 
 
-def _host_level_check() -> Callable[[int], bool] | None:
+def _host_level_check(wrapper: object) -> Callable[[int], bool] | None:
     """The host's own level check, when its structlog wrapper class has one.
 
     A filtering bound logger (``make_filtering_bound_logger``) or structlog's stdlib
@@ -87,20 +87,14 @@ def _host_level_check() -> Callable[[int], bool] | None:
     each event, so a level changed later is seen.
     """
     global _host_check
-    wrapper = (
-        _STRUCTLOG_CONFIG.default_wrapper_class
-        if _STRUCTLOG_CONFIG is not None
-        else structlog.get_config()["wrapper_class"]
-    )
-    if _host_check[0] is not wrapper:
-        check: Callable[[int], bool] | None = None
-        if hasattr(wrapper, "is_enabled_for"):
-            try:
-                check = structlog.get_logger(LOGGER_NAME).bind().is_enabled_for
-            except Exception:  # an unusual factory: let the host's chain decide
-                check = None
-        _host_check = (wrapper, check)
-    return _host_check[1]
+    check: Callable[[int], bool] | None = None
+    if hasattr(wrapper, "is_enabled_for"):
+        try:
+            check = structlog.get_logger(LOGGER_NAME).bind().is_enabled_for
+        except Exception:  # an unusual factory: let the host's chain decide
+            check = None
+    _host_check = (wrapper, check)
+    return check
 
 
 def enabled(level: int) -> bool:
@@ -111,12 +105,15 @@ def enabled(level: int) -> bool:
     built); otherwise the host's chain decides and this answers ``True``.
     """
     config = _STRUCTLOG_CONFIG
-    if not (config.is_configured if config is not None else structlog.is_configured()):
+    if config is not None:
+        configured, wrapper = config.is_configured, config.default_wrapper_class
+    else:  # pragma: no cover - a structlog that moved its configuration object
+        configured, wrapper = structlog.is_configured(), structlog.get_config()["wrapper_class"]
+    if not configured:
         return _stdlib.isEnabledFor(level)
-    check = _host_check[1]
-    wrapper = config.default_wrapper_class if config is not None else None
-    if wrapper is None or wrapper is not _host_check[0]:
-        check = _host_level_check()
+    seen, check = _host_check
+    if seen is not wrapper:
+        check = _host_level_check(wrapper)
     return True if check is None else check(level)
 
 

@@ -159,7 +159,7 @@ class CacheStage:
             response, led = await self._flights.run(flight, partial(call_next, request))
             if led:
                 return response
-            return _shared_copy(response, "coalesced")
+            return replace(response.decoded_copy(), cache="coalesced")
         key = self._key_of(request)
         return await self._cached(backend, f"{key}#{generation}", request, call_next)
 
@@ -237,7 +237,7 @@ class CacheStage:
                 return self._from_entry(entry, request, "stale")
             raise
         if not led:
-            return _shared_copy(response, "coalesced")
+            return replace(response.decoded_copy(), cache="coalesced")
         fresh = make_entry(
             status=response.status,
             headers=tuple(response.headers.items()),
@@ -261,12 +261,6 @@ class CacheStage:
 
     def __repr__(self) -> str:
         return f"CacheStage(config={self._config!r}, backend={self._backend!r})"
-
-
-def _shared_copy(response: Response, label: str) -> Response:
-    """The leader's answer for a follower: its own decoded data, so that no caller's
-    change to the data reaches another."""
-    return replace(response, data=response.request.spec.decode(response.body), cache=label)
 
 
 def make_cache_stage(context: PipelineContext, backend: CacheBackend | None = None) -> CacheStage:

@@ -19,7 +19,7 @@ from yarl import URL
 from geobox_usage._clock import Clock
 from geobox_usage._messages import Request, Response
 from geobox_usage._redact import Pairs, scrub
-from geobox_usage._secret import Secret
+from geobox_usage._secret import Secret, reveal
 from geobox_usage._sent import request_started
 from geobox_usage._spec import DecodeProblem
 from geobox_usage.config import ResponseLimits, TimeoutConfig
@@ -210,7 +210,7 @@ async def _read_capped(answer: aiohttp.ClientResponse, limit: int) -> tuple[byte
 
 def _on_the_wire(pairs: Pairs) -> list[tuple[str, str]]:
     """``pairs`` with their secrets revealed: only ever built inside the call that sends."""
-    return [(name, value.reveal() if isinstance(value, Secret) else value) for name, value in pairs]
+    return [(name, reveal(value)) for name, value in pairs]
 
 
 def _secrets_of(request: Request) -> list[Secret]:
