@@ -90,3 +90,22 @@ def test_users_and_keys_need_what_the_client_reads() -> None:
         specs.USER.decode(b'{"id": "7"}')
     with pytest.raises(DecodeProblem, match="string 'key'"):
         specs.APIKEY.decode(b'{"id": 3}')
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("https://api.geobox.ir/v1/usage/api", "/v1/usage/api"),
+        ("http://127.0.0.1:8080/v1/users/7/", "/v1/users/7/"),
+        ("https://host", "/"),
+        ("/relative/only", "/relative/only"),
+    ],
+)
+def test_a_requests_path_is_its_urls_path_however_many_urls_were_seen(url: str, path: str) -> None:
+    from geobox_usage._messages import _MAX_PATHS, Request
+
+    # Past the memo's bound (ids in paths make new URLs) the answer stays right.
+    for n in range(_MAX_PATHS + 5):
+        assert Request(specs.USER, f"https://h/v1/users/{n}/").path == f"/v1/users/{n}/"
+    assert Request(specs.USAGE_SUMMARY, url).path == path
+    assert Request(specs.USAGE_SUMMARY, url).path == path  # remembered: the same answer

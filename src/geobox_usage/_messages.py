@@ -100,9 +100,8 @@ class Request(NamedTuple):
     @property
     def path(self) -> str:
         """The URL's path (``https://host/v1/usage/api`` → ``/v1/usage/api``), for logs."""
-        scheme_end = self.url.find("://")
-        slash = self.url.find("/", scheme_end + 3 if scheme_end >= 0 else 0)
-        return self.url[slash:] if slash >= 0 else "/"
+        path = _PATHS.get(self.url)
+        return path if path is not None else _path_of(self.url)
 
     @property
     def display_url(self) -> str:
@@ -118,6 +117,21 @@ class Request(NamedTuple):
 
     def __str__(self) -> str:
         return self.__repr__()
+
+
+_PATHS: dict[str, str] = {}
+"""The path of each URL seen: the logs ask for it on every call, of a few URLs."""
+_MAX_PATHS = 256
+
+
+def _path_of(url: str) -> str:
+    scheme_end = url.find("://")
+    slash = url.find("/", scheme_end + 3 if scheme_end >= 0 else 0)
+    path = url[slash:] if slash >= 0 else "/"
+    if len(_PATHS) >= _MAX_PATHS:
+        _PATHS.clear()  # ids in paths make new URLs; never let them pile up
+    _PATHS[url] = path
+    return path
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,17 +97,36 @@ def redacted_url(url: str, params: Iterable[tuple[str, str | Secret]] = ()) -> s
 # What ``urlencode(..., safe=":*")`` leaves as it is: no quoting needed.
 _UNQUOTED = re.compile(r"[A-Za-z0-9_.~:*-]*")
 
+_NAMES: dict[str, tuple[str, bool]] = {}
+"""Each parameter name seen: its encoded form and whether its values are secrets (the
+operations use a handful of names; see ``_name``)."""
+_MAX_NAMES = 256
+
+
+def _name(name: str) -> tuple[str, bool]:
+    """``name`` as the query writes it, and whether it is sensitive; remembered."""
+    known = (
+        name if _UNQUOTED.fullmatch(name) else quote_plus(name, safe=":*"),
+        is_sensitive(name),
+    )
+    if len(_NAMES) < _MAX_NAMES:
+        _NAMES[name] = known
+    return known
+
 
 def redacted_query(params: Iterable[tuple[str, str | Secret]]) -> str:
     """``params`` as a query string (``urlencode(..., safe=":*")``), secrets redacted.
 
-    Names and values that need no quoting, the usual case, are joined as they are.
+    Written without ``urlencode``, for the ``geobox.call`` line of every call: a name's
+    form is remembered, and a value of ASCII letters and digits (an id, a scale) is
+    written as it is.
     """
     parts = []
-    for name, value in redact_pairs(params):
-        if not _UNQUOTED.fullmatch(name):
-            name = quote_plus(name, safe=":*")
-        if not _UNQUOTED.fullmatch(value):
+    for name, value in params:
+        encoded, sensitive = _NAMES.get(name) or _name(name)
+        if sensitive or isinstance(value, Secret) or (name == "eid" and not value.isdigit()):
+            value = REDACTED
+        elif not (value.isalnum() and value.isascii()) and not _UNQUOTED.fullmatch(value):
             value = quote_plus(value, safe=":*")
-        parts.append(f"{name}={value}")
+        parts.append(f"{encoded}={value}")
     return "&".join(parts)

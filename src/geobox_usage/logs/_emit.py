@@ -128,8 +128,11 @@ def emit(level: int, event: str, fields: dict[str, Any], *, redacted: bool = Fal
     logger and the call that emitted goes on.
     """
     try:
-        if structlog.is_configured():
-            getattr(_host, _METHOD.get(level, "info"))(
+        config = _STRUCTLOG_CONFIG
+        if config.is_configured if config is not None else structlog.is_configured():
+            # ``_host.bind()`` is what the lazy proxy's ``__getattr__`` would call (a
+            # cached logger when the host caches on first use), one call fewer per event.
+            getattr(_host.bind(), _METHOD.get(level, "info"))(
                 event, **(fields if redacted else redact_event(None, "", dict(fields)))
             )
         elif _stdlib.isEnabledFor(level):
