@@ -4,7 +4,9 @@ It starts the server in its own process, then for each round runs every client s
 in a fresh process of its own, in the same order each round (A B C..., A B C...), so
 that a slow spell of the machine is spread over all rows rather than landing on one.
 After the rounds come a long memory run per client (``--memory-calls``; skipped with
-``--quick``) and the single-flight check. It prints the Markdown report on stdout
+``--quick``), the single-flight check, each client's instructions per call under
+cachegrind (``benchmarks/instructions.py``; skipped with ``--no-instructions`` or
+``--quick``) and the rate limiter's cost with Redis. It prints the Markdown report on stdout
 (progress goes to stderr), writes it to ``benchmarks/results/latest.md`` with the raw
 measurements beside it (``latest.json``), draws the chart, and with ``--update-docs``
 puts the report into ``docs/performance.md`` between its markers.
@@ -29,6 +31,7 @@ import aiohttp
 
 from .child import MemoryResult, PhaseResult, SingleFlightResult
 from .cpus import env_for, placement
+from .instructions import ids_needed, measure_instructions
 from .limiter import measure_limiter
 from .report import RunResults, render_markdown, render_svg
 from .scenarios import SCENARIO_NAMES, SCENARIOS, SDK_SCENARIOS
@@ -130,13 +133,19 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--memory-calls", type=int, help="calls of the memory run per client; 0 skips it"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="a run of seconds: 500 calls, 1 round, no memory run"
-    )
+        "--quick", action="store_true",
+        help="a run of seconds: 500 calls, 1 round, no memory run, no instruction counts",
+    )  # fmt: skip
     parser.add_argument("--no-sdk", action="store_true", help="leave out the official SDK rows")
     parser.add_argument("--only", nargs="+", choices=SCENARIO_NAMES, help="run only these clients")
     parser.add_argument(
         "--no-redis", action="store_true",
         help="leave out the rate limiter's cost with Redis (measured when redis-server is on PATH)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-instructions", action="store_true",
+        help="leave out the instructions per call under cachegrind (measured when valgrind is "
+        "on PATH; about 40 s per client)",
     )  # fmt: skip
     parser.add_argument("--server", choices=SERVER_KINDS, default="minimal")
     parser.add_argument(
@@ -240,11 +249,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     cores = placement(not args.no_pin)
     load_before = _load()
     ids_per_child = (max(args.warmup, args.concurrency[-1]) + args.calls) * len(args.concurrency)
-    users = max(ids_per_child, args.memory_calls) + 10
+    instructions_skip = (
+        "--no-instructions" if args.no_instructions else "--quick" if args.quick else None
+    )
+    instruction_ids = ids_needed() if instructions_skip is None else 0
+    users = max(ids_per_child, args.memory_calls, instruction_ids) + 10
     with start_server(args.server, users, cores.server) as url:
         _progress(f"server ({args.server}) at {url}; clients: {', '.join(names)}")
         _progress(cores.describe())
         _measure(args, names, url, results, cores.client)
+        results.instructions = measure_instructions(
+            url, names, cpu=cores.client, skip=instructions_skip, progress=_progress
+        )
+        if results.instructions.skipped is not None:
+            _progress(f"instructions per call: not measured ({results.instructions.skipped})")
         results.limiter = measure_limiter(url, args.calls, args.warmup, enabled=not args.no_redis)
         _progress(f"rate limiter: {results.limiter.skipped or 'in-process and Redis measured'}")
     results.notes.append(cores.describe())
