@@ -37,7 +37,15 @@ from .report import RunResults, render_markdown, render_svg
 from .scenarios import SCENARIO_NAMES, SCENARIOS, SDK_SCENARIOS
 from .server import SERVER_KINDS
 
-__all__ = ["DOCS_END", "DOCS_START", "main", "run_child", "start_server"]
+__all__ = [
+    "DOCS_END",
+    "DOCS_START",
+    "main",
+    "parse_args",
+    "run_child",
+    "skipped_instructions",
+    "start_server",
+]
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 DOCS_START: Final = "<!-- benchmark:start -->"
@@ -120,7 +128,7 @@ def _load() -> str:
         return "unknown"
 
 
-def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Compare this client with raw aiohttp and the official SDK.",
@@ -145,7 +153,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-instructions", action="store_true",
         help="leave out the instructions per call under cachegrind (measured when valgrind is "
-        "on PATH; about 40 s per client)",
+        "on PATH; 20 to 40 s per client)",
     )  # fmt: skip
     parser.add_argument("--server", choices=SERVER_KINDS, default="minimal")
     parser.add_argument(
@@ -177,6 +185,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--concurrency values must be at least 1")
     args.concurrency = sorted(set(args.concurrency))
     return args
+
+
+def skipped_instructions(args: argparse.Namespace) -> str | None:
+    """The option that leaves the instruction counts out, or ``None`` to count them."""
+    if args.no_instructions:
+        return "--no-instructions"
+    return "--quick" if args.quick else None
 
 
 def _progress(message: str) -> None:
@@ -231,7 +246,7 @@ def _update_docs(report: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; print and write the report. Returns the exit code."""
-    args = _parse(argv)
+    args = parse_args(argv)
     names = [
         s.name
         for s in SCENARIOS
@@ -249,9 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cores = placement(not args.no_pin)
     load_before = _load()
     ids_per_child = (max(args.warmup, args.concurrency[-1]) + args.calls) * len(args.concurrency)
-    instructions_skip = (
-        "--no-instructions" if args.no_instructions else "--quick" if args.quick else None
-    )
+    instructions_skip = skipped_instructions(args)
     instruction_ids = ids_needed() if instructions_skip is None else 0
     users = max(ids_per_child, args.memory_calls, instruction_ids) + 10
     with start_server(args.server, users, cores.server) as url:

@@ -28,7 +28,7 @@ from benchmarks.instructions import (
 )
 from benchmarks.limiter import LimiterResult, LimiterRow, redis_unavailable
 from benchmarks.report import RunResults, render_markdown, render_svg, targets
-from benchmarks.run import ROOT, run_child, start_server
+from benchmarks.run import ROOT, parse_args, run_child, skipped_instructions, start_server
 from benchmarks.scenarios import SCENARIOS
 
 GOALS = (
@@ -302,6 +302,16 @@ def test_without_raw_aiohttp_the_ratio_is_left_blank() -> None:
     results = _results(950.0)
     results.instructions = InstructionResult(rows=[InstructionRow("gbx_warning", 536_100.0)])
     assert any(line.endswith("| 536.1k |  |") for line in _instruction_rows(results))
+
+
+@pytest.mark.parametrize(
+    ("argv", "skip"),
+    [([], None), (["--quick"], "--quick"), (["--no-instructions", "--quick"], "--no-instructions")],
+)
+def test_quick_runs_and_no_instructions_leave_the_counts_out(
+    argv: list[str], skip: str | None
+) -> None:
+    assert skipped_instructions(parse_args(argv)) == skip
 
 
 def test_a_skip_asked_for_is_reported_and_runs_nothing() -> None:
