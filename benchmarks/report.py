@@ -13,6 +13,7 @@ from html import escape
 from typing import Final
 
 from .child import MemoryResult, PhaseResult, SingleFlightResult
+from .instructions import InstructionResult
 from .limiter import LimiterResult
 
 __all__ = [
@@ -52,6 +53,7 @@ class RunResults:
         peak_rss: scenario name to the peak RSS (bytes) of each round's process.
         memory: scenario name to its long memory run, if one ran.
         single_flight: the identical-calls check, if it ran.
+        instructions: each client's instructions per call under cachegrind, if it ran.
         limiter: the rate limiter's cost, in-process and Redis, if it ran.
         notes: free lines shown under the tables (load average, noise).
     """
@@ -66,6 +68,7 @@ class RunResults:
     peak_rss: dict[str, list[int]] = field(default_factory=dict)
     memory: dict[str, MemoryResult] = field(default_factory=dict)
     single_flight: SingleFlightResult | None = None
+    instructions: InstructionResult | None = None
     limiter: LimiterResult | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -282,6 +285,44 @@ def _memory_table(results: RunResults) -> list[str]:
     return lines
 
 
+def _instructions_table(results: RunResults) -> list[str]:
+    """Each client's instructions per call under cachegrind, and the ratio to raw aiohttp."""
+    found = results.instructions
+    if found is None:
+        return []
+    title = f"Instructions per call (cachegrind, concurrency {found.concurrency})"
+    if found.skipped is not None or not found.rows:
+        return ["", f"{title}: not measured ({found.skipped or 'no rows'})."]
+    low, high = found.calls
+    lines = [
+        "",
+        f"{title}:",
+        "",
+        "| client | instructions per call | x raw aiohttp |",
+        "|---|---:|---:|",
+    ]
+    by_name = {row.scenario: row for row in found.rows}
+    raw = by_name.get(_RAW)
+    base = raw.per_call if raw is not None else None
+    for row in found.rows:
+        label = results.labels.get(row.scenario, row.scenario)
+        if row.per_call is None:
+            reason = (row.failed or "no figure").replace("|", "\\|")
+            lines.append(f"| {label} | failed: {reason} | |")
+            continue
+        ratio = f"{row.per_call / base:.2f}x" if base else ""
+        lines.append(f"| {label} | {row.per_call / 1000:,.1f}k | {ratio} |")
+    lines += [
+        "",
+        "The client process's user-space instructions (cachegrind's `Ir`) of a run of "
+        f"{high:,} calls less those of a run of {low:,}, over the {high - low:,} calls "
+        "between them, so start-up, imports and warm-up cancel out. No kernel time, no "
+        "cache misses: a noise-free cross-check of the CPU column, not a replacement. "
+        "Differences under ~1% are not significant.",
+    ]
+    return lines
+
+
 def _limiter_table(results: RunResults) -> list[str]:
     """The rate limiter's cost per call, the in-process store beside the Redis one."""
     limiter = results.limiter
@@ -327,6 +368,7 @@ def render_markdown(results: RunResults) -> str:
         "",
         *_main_table(results, stats),
         *_memory_table(results),
+        *_instructions_table(results),
         *_limiter_table(results),
         "",
         "Targets (issue 10):",

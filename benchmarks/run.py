@@ -4,7 +4,9 @@ It starts the server in its own process, then for each round runs every client s
 in a fresh process of its own, in the same order each round (A B C..., A B C...), so
 that a slow spell of the machine is spread over all rows rather than landing on one.
 After the rounds come a long memory run per client (``--memory-calls``; skipped with
-``--quick``) and the single-flight check. It prints the Markdown report on stdout
+``--quick``), the single-flight check, each client's instructions per call under
+cachegrind (``benchmarks/instructions.py``; skipped with ``--no-instructions`` or
+``--quick``) and the rate limiter's cost with Redis. It prints the Markdown report on stdout
 (progress goes to stderr), writes it to ``benchmarks/results/latest.md`` with the raw
 measurements beside it (``latest.json``), draws the chart, and with ``--update-docs``
 puts the report into ``docs/performance.md`` between its markers.
@@ -29,12 +31,21 @@ import aiohttp
 
 from .child import MemoryResult, PhaseResult, SingleFlightResult
 from .cpus import env_for, placement
+from .instructions import ids_needed, measure_instructions
 from .limiter import measure_limiter
 from .report import RunResults, render_markdown, render_svg
 from .scenarios import SCENARIO_NAMES, SCENARIOS, SDK_SCENARIOS
 from .server import SERVER_KINDS
 
-__all__ = ["DOCS_END", "DOCS_START", "main", "run_child", "start_server"]
+__all__ = [
+    "DOCS_END",
+    "DOCS_START",
+    "main",
+    "parse_args",
+    "run_child",
+    "skipped_instructions",
+    "start_server",
+]
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 DOCS_START: Final = "<!-- benchmark:start -->"
@@ -117,7 +128,7 @@ def _load() -> str:
         return "unknown"
 
 
-def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Compare this client with raw aiohttp and the official SDK.",
@@ -130,13 +141,19 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--memory-calls", type=int, help="calls of the memory run per client; 0 skips it"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="a run of seconds: 500 calls, 1 round, no memory run"
-    )
+        "--quick", action="store_true",
+        help="a run of seconds: 500 calls, 1 round, no memory run, no instruction counts",
+    )  # fmt: skip
     parser.add_argument("--no-sdk", action="store_true", help="leave out the official SDK rows")
     parser.add_argument("--only", nargs="+", choices=SCENARIO_NAMES, help="run only these clients")
     parser.add_argument(
         "--no-redis", action="store_true",
         help="leave out the rate limiter's cost with Redis (measured when redis-server is on PATH)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-instructions", action="store_true",
+        help="leave out the instructions per call under cachegrind (measured when valgrind is "
+        "on PATH; 20 to 40 s per client)",
     )  # fmt: skip
     parser.add_argument("--server", choices=SERVER_KINDS, default="minimal")
     parser.add_argument(
@@ -168,6 +185,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--concurrency values must be at least 1")
     args.concurrency = sorted(set(args.concurrency))
     return args
+
+
+def skipped_instructions(args: argparse.Namespace) -> str | None:
+    """The option that leaves the instruction counts out, or ``None`` to count them."""
+    if args.no_instructions:
+        return "--no-instructions"
+    return "--quick" if args.quick else None
 
 
 def _progress(message: str) -> None:
@@ -222,7 +246,7 @@ def _update_docs(report: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; print and write the report. Returns the exit code."""
-    args = _parse(argv)
+    args = parse_args(argv)
     names = [
         s.name
         for s in SCENARIOS
@@ -240,11 +264,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     cores = placement(not args.no_pin)
     load_before = _load()
     ids_per_child = (max(args.warmup, args.concurrency[-1]) + args.calls) * len(args.concurrency)
-    users = max(ids_per_child, args.memory_calls) + 10
+    instructions_skip = skipped_instructions(args)
+    instruction_ids = ids_needed() if instructions_skip is None else 0
+    users = max(ids_per_child, args.memory_calls, instruction_ids) + 10
     with start_server(args.server, users, cores.server) as url:
         _progress(f"server ({args.server}) at {url}; clients: {', '.join(names)}")
         _progress(cores.describe())
         _measure(args, names, url, results, cores.client)
+        results.instructions = measure_instructions(
+            url, names, cpu=cores.client, skip=instructions_skip, progress=_progress
+        )
+        if results.instructions.skipped is not None:
+            _progress(f"instructions per call: not measured ({results.instructions.skipped})")
         results.limiter = measure_limiter(url, args.calls, args.warmup, enabled=not args.no_redis)
         _progress(f"rate limiter: {results.limiter.skipped or 'in-process and Redis measured'}")
     results.notes.append(cores.describe())

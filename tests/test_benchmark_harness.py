@@ -7,14 +7,28 @@ every target, and that a missed target is shown as a failure rather than hidden.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import pytest
 from benchmarks.child import MemoryResult, PhaseResult, SingleFlightResult
+from benchmarks.instructions import (
+    InstructionCountError,
+    InstructionResult,
+    InstructionRow,
+    count_instructions,
+    measure_instructions,
+    per_call,
+    read_total,
+)
 from benchmarks.limiter import LimiterResult, LimiterRow, redis_unavailable
 from benchmarks.report import RunResults, render_markdown, render_svg, targets
-from benchmarks.run import ROOT, run_child, start_server
+from benchmarks.run import ROOT, parse_args, run_child, skipped_instructions, start_server
 from benchmarks.scenarios import SCENARIOS
 
 GOALS = (
@@ -35,7 +49,7 @@ def test_smallest_run_reports_every_row_and_every_target_and_draws_the_chart(
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--calls", "20", "--rounds", "1",
          "--warmup", "2", "--memory-calls", "0", "--concurrency", "1", "4",
-         "--results-dir", str(tmp_path), "--chart", str(chart)],
+         "--no-instructions", "--results-dir", str(tmp_path), "--chart", str(chart)],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
@@ -53,7 +67,12 @@ def test_smallest_run_reports_every_row_and_every_target_and_draws_the_chart(
         assert any(row.startswith("| one `acquire()` | ") for row in table_rows)
     else:
         assert "not measured" in limiter[0]
-    assert (tmp_path / "latest.json").is_file()
+    assert (
+        "Instructions per call (cachegrind, concurrency 64): not measured (--no-instructions)."
+        in report
+    )
+    saved = json.loads((tmp_path / "latest.json").read_text())
+    assert saved["results"]["instructions"]["skipped"] == "--no-instructions"
     svg = chart.read_text()
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
     for scenario in SCENARIOS:
@@ -191,3 +210,160 @@ async def test_the_minimal_server_answers_the_contract_and_counts_requests() -> 
                 assert await r.json() == {"requests": 4}
     finally:
         server.close()
+
+
+# ------------------------------------------------------------ instructions per call
+
+
+CACHEGRIND_OUT = """\
+desc: I1 cache:         32768 B, 64 B, 8-way associative
+cmd: python -m benchmarks.child timed --calls 800
+events: Ir
+fl=/usr/lib/python3.11/ceval.c
+fn=_PyEval_EvalFrameDefault
+12 345
+summary: 1234567890
+"""
+
+
+def test_the_per_call_figure_is_the_difference_of_two_runs_over_their_calls() -> None:
+    assert per_call([1_000_000_000, 1_640_000_000], [800, 2400]) == 400_000.0
+    with pytest.raises(ValueError) as same:
+        per_call([1, 2], [800, 800])
+    assert "must differ in calls, both have 800" in str(same.value)
+
+
+def test_the_instruction_total_is_read_from_the_summary_line(tmp_path: Path) -> None:
+    out = tmp_path / "cachegrind.out"
+    out.write_text(CACHEGRIND_OUT)
+    assert read_total(out.read_text()) == 1_234_567_890
+    several = CACHEGRIND_OUT.replace("events: Ir", "events: Ir I1mr ILmr").replace(
+        "summary: 1234567890", "summary: 99 7 3"
+    )
+    assert read_total(several) == 99
+    assert read_total(several, "I1mr") == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (CACHEGRIND_OUT.replace("summary: 1234567890\n", ""), "no summary: line"),
+        (CACHEGRIND_OUT.replace("summary: 1234567890", "summary:"), "without a count of Ir"),
+        (CACHEGRIND_OUT.replace("1234567890", "12x"), "without a count of Ir"),
+        (CACHEGRIND_OUT.replace("events: Ir", "events: Dr"), "counted ['Dr'], not Ir"),
+    ],
+)
+def test_an_output_without_a_count_is_a_clear_error(text: str, reason: str) -> None:
+    with pytest.raises(InstructionCountError) as error:
+        read_total(text)
+    assert reason in str(error.value)
+
+
+def _instruction_rows(results: RunResults) -> list[str]:
+    report = render_markdown(results)
+    start = report.index("Instructions per call (cachegrind")
+    return report[start:].split("\n\nRate limiter")[0].split("\n\nTargets")[0].splitlines()
+
+
+def test_the_instructions_table_gives_thousands_and_the_ratio_to_raw_aiohttp() -> None:
+    results = _results(950.0)
+    results.instructions = InstructionResult(
+        rows=[
+            InstructionRow("raw", 409_312.5, [1, 2]),
+            InstructionRow("gbx_warning", 536_100.0, [3, 4]),
+            InstructionRow("gbx_info", None, failed="2,400 calls: exit code 1: Boom | x"),
+        ]
+    )
+    report = render_markdown(results)
+    table = _instruction_rows(results)
+
+    assert table[0] == "Instructions per call (cachegrind, concurrency 64):"
+    assert "| raw aiohttp | 409.3k | 1.00x |" in table
+    warning = next(s.label for s in SCENARIOS if s.name == "gbx_warning")
+    assert f"| {warning} | 536.1k | 1.31x |" in table
+    info = next(s.label for s in SCENARIOS if s.name == "gbx_info")
+    assert f"| {info} | failed: 2,400 calls: exit code 1: Boom \\| x | |" in table
+    assert any("not a replacement" in line and "under ~1%" in line for line in table)
+    # after the memory table, before the targets
+    assert report.index("Memory over") < report.index("Instructions per call")
+    assert report.index("Instructions per call") < report.index("Targets (issue 10)")
+
+
+def test_the_instructions_table_says_why_it_was_not_measured() -> None:
+    results = _results(950.0)
+    results.instructions = InstructionResult(skipped="valgrind not found")
+    assert (
+        "Instructions per call (cachegrind, concurrency 64): not measured (valgrind not found)."
+        in render_markdown(results)
+    )
+
+
+def test_without_raw_aiohttp_the_ratio_is_left_blank() -> None:
+    results = _results(950.0)
+    results.instructions = InstructionResult(rows=[InstructionRow("gbx_warning", 536_100.0)])
+    assert any(line.endswith("| 536.1k |  |") for line in _instruction_rows(results))
+
+
+@pytest.mark.parametrize(
+    ("argv", "skip"),
+    [([], None), (["--quick"], "--quick"), (["--no-instructions", "--quick"], "--no-instructions")],
+)
+def test_quick_runs_and_no_instructions_leave_the_counts_out(
+    argv: list[str], skip: str | None
+) -> None:
+    assert skipped_instructions(parse_args(argv)) == skip
+
+
+def test_a_skip_asked_for_is_reported_and_runs_nothing() -> None:
+    found = measure_instructions("http://127.0.0.1:9/", ["raw"], skip="--quick")
+    assert (found.skipped, found.rows) == ("--quick", [])
+
+
+def test_a_failed_run_gives_its_row_a_reason_and_the_others_still_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A stand-in ``valgrind`` on PATH: it fails for one scenario, writes output for others."""
+    fake = tmp_path / "valgrind"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'out=""; calls=""\n'
+        'for a in "$@"; do\n'
+        '  case "$a" in --cachegrind-out-file=*) out="${a#*=}";; esac\n'
+        '  case "$prev" in --calls) calls="$a";; --scenario) scen="$a";; esac\n'
+        '  prev="$a"\n'
+        "done\n"
+        'if [ "$scen" = broken ]; then echo "==1== noise" >&2; echo "KeyError: broken" >&2;'
+        " exit 1; fi\n"
+        'if [ "$scen" = silent ]; then exit 0; fi\n'
+        'printf "events: Ir\\nsummary: %s\\n" $((1000000 + calls * 400000)) > "$out"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    lines: list[str] = []
+
+    found = measure_instructions(
+        "http://127.0.0.1:9/", ["raw", "broken", "silent"], progress=lines.append
+    )
+
+    assert found.skipped is None
+    raw, broken, silent = found.rows
+    assert (raw.per_call, raw.totals, raw.failed) == (
+        400_000.0, [1_000_000 + 800 * 400_000, 1_000_000 + 2400 * 400_000], None
+    )  # fmt: skip
+    assert (broken.per_call, broken.failed) == (None, "800 calls: exit code 1: KeyError: broken")
+    assert (silent.per_call, silent.failed) == (None, "800 calls: cachegrind wrote no output")
+    assert len(lines) == 3 and "400.0k per call" in lines[0] and "failed: 800" in lines[1]
+    assert list(scratch.iterdir()) == []  # every output file removed
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not on PATH")
+def test_real_cachegrind_counts_more_instructions_for_more_work() -> None:
+    python = str(Path(sys.executable).resolve())
+    idle = count_instructions([python, "-S", "-c", "pass"])
+    busy = count_instructions([python, "-S", "-c", "for i in range(200_000): pass"])
+
+    assert 1_000_000 < idle < busy
+    assert busy - idle > 200_000 * 5  # a few instructions per loop turn at least
