@@ -157,6 +157,26 @@ def test_the_processor_redacts_keys_nested_values_and_text() -> None:
     assert out["params"][1] == ("eid", "7")
 
 
+def test_the_processor_takes_named_tuples_such_as_the_pipelines_messages() -> None:
+    # A named tuple's constructor takes its fields, not an iterable: rebuilding one
+    # "as its own type" raised TypeError inside the host's logging call.
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from geobox_usage import specs
+    from geobox_usage._messages import Request, Response
+
+    request = Request(
+        specs.USAGE_SUMMARY,
+        "https://h/v1/usage/summary",
+        (("apikey", "k7"),),
+        (("Authorization", "Bearer t8"),),
+    )
+    response = Response(request, 200, CIMultiDictProxy(CIMultiDict()), b"{}", {})
+    out = redact_event(None, "info", {"event": "x", "request": request, "response": response})
+    assert "k7" not in repr(out) and "t8" not in repr(out)
+    assert type(out["request"]) is tuple and out["request"][1] == request.url
+
+
 def test_an_api_key_given_as_eid_is_redacted_from_text() -> None:
     assert redact_text("usage/api?eid=gbx-key-1&scale=day") == "usage/api?eid=***&scale=day"
     assert redact_text("usage/api?eid=7&scale=day") == "usage/api?eid=7&scale=day"

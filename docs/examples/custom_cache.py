@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import OrderedDict
-from dataclasses import replace
 
 from geobox_usage import (
     AsyncGeoboxClient,
@@ -73,13 +72,13 @@ class TtlCacheStage:
         entry = self.entries.get(key)
         if entry is not None and self.clock.monotonic() < entry[0]:
             self.entries.move_to_end(key)
-            return replace(entry[1].decoded_copy(), cache="hit")
+            return entry[1].decoded_copy()._replace(cache="hit")
         response = await call_next(request)
         self.entries[key] = (self.clock.monotonic() + self.ttl, response)
         self.entries.move_to_end(key)
         while len(self.entries) > self.max_entries:
             self.entries.popitem(last=False)
-        return replace(response, cache="miss")
+        return response._replace(cache="miss")
 
     def _key(self, request: Request) -> Key:
         generation = self.generations.get((request.identity, request.spec.name), 0)

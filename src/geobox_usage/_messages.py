@@ -7,7 +7,6 @@ what another stage already saw. Their reprs never show secrets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from multidict import CIMultiDictProxy
@@ -134,9 +133,12 @@ def _path_of(url: str) -> str:
     return path
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
+class Response(NamedTuple):
     """A successful (2xx) answer, decoded.
+
+    Immutable (a named tuple, like :class:`Request`: a frozen dataclass cost more to
+    build than any stage's own work, once or twice per call); a copy with a change is
+    ``response._replace(cache="hit")``.
 
     Attributes:
         request: the request this answers (the last attempt's).
@@ -154,8 +156,8 @@ class Response:
     request: Request
     status: int
     headers: CIMultiDictProxy[str]
-    body: bytes = field(repr=False)
-    data: Any = field(repr=False)
+    body: bytes
+    data: Any
     attempts: int = 1
     cache: str | None = None
     elapsed_ms: float = 0.0
@@ -168,7 +170,7 @@ class Response:
     def decoded_copy(self) -> Response:
         """A copy whose ``data`` is decoded anew from ``body``: for handing one answer to
         several callers without letting one caller's mutation reach the others."""
-        return replace(self, data=self.request.spec.decode(self.body))
+        return self._replace(data=self.request.spec.decode(self.body))
 
     def __repr__(self) -> str:
         return (

@@ -16,7 +16,7 @@ async def _guarded(watch: DeadlineWatch, seconds: float, work: Any) -> str:
     try:
         await work
     except asyncio.CancelledError:
-        if guard.timed_out():
+        if watch.timed_out(guard):
             return "timed out"
         raise
     finally:

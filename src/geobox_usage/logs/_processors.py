@@ -53,11 +53,15 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
+        # A plain list or tuple comes back as one; a subclass (a named tuple such as
+        # ``Request`` or ``Response``, whose constructor takes fields, not an iterable)
+        # as the plain kind it is made of.
+        kind = list if isinstance(value, list) else tuple
         if all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in value):
-            return type(value)(
+            return kind(
                 (k, REDACTED if is_sensitive(k) else _redact_value(v, depth + 1)) for k, v in value
             )
-        return type(value)(_redact_value(v, depth + 1) for v in value)
+        return kind(_redact_value(v, depth + 1) for v in value)
     return value
 
 

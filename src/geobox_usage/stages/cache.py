@@ -35,7 +35,6 @@ Non-idempotent calls are never coalesced nor cached.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -159,7 +158,7 @@ class CacheStage:
             response, led = await self._flights.run(flight, partial(call_next, request))
             if led:
                 return response
-            return replace(response.decoded_copy(), cache="coalesced")
+            return response.decoded_copy()._replace(cache="coalesced")
         key = self._key_of(request)
         return await self._cached(backend, f"{key}#{generation}", request, call_next)
 
@@ -237,7 +236,7 @@ class CacheStage:
                 return self._from_entry(entry, request, "stale")
             raise
         if not led:
-            return replace(response.decoded_copy(), cache="coalesced")
+            return response.decoded_copy()._replace(cache="coalesced")
         fresh = make_entry(
             status=response.status,
             headers=tuple(response.headers.items()),
@@ -251,7 +250,7 @@ class CacheStage:
             await backend.set(key, fresh, fresh.stale_until - fresh.stored_at)
         elif entry is not None:
             await backend.delete(key)  # the server now forbids keeping it
-        return replace(response, cache="miss")
+        return response._replace(cache="miss")
 
     async def aclose(self) -> None:
         """Close the backend if it has an ``aclose`` coroutine."""

@@ -30,7 +30,6 @@ import asyncio
 import logging
 import random
 import time
-from dataclasses import replace
 from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, stop_never
@@ -121,7 +120,7 @@ class RetryStage:
                 retrying = _RetryingCall(self, first, call_next, exc, started)
                 return await retrying.run()
         except asyncio.CancelledError:
-            if not guard.timed_out():
+            if not self._watch.timed_out(guard):
                 raise  # not our deadline: the caller's own cancellation, left alone
             attempts = retrying.attempt if retrying is not None else 1
             error = GeoboxTimeoutError(
@@ -244,7 +243,7 @@ class _RetryingCall:
         self._request = request = self._request.for_attempt(self.attempt)
         self._started = time.perf_counter()
         response = await self._call_next(request)
-        return replace(response, attempts=self.attempt)
+        return response._replace(attempts=self.attempt)
 
     async def _retry(self, state: RetryCallState) -> bool:
         outcome = state.outcome

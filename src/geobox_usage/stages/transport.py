@@ -87,7 +87,7 @@ class AiohttpTransport:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             failure = _failure(request, exc)
         except asyncio.CancelledError:
-            if not guard.timed_out():
+            if not self._watch.timed_out(guard):
                 raise  # the call's deadline or the caller: not this attempt's limit
             failure = _timeout(request, "waiting for the answer", sent=True)
         finally:
@@ -210,7 +210,7 @@ async def _read_capped(answer: aiohttp.ClientResponse, limit: int) -> tuple[byte
 
 def _on_the_wire(pairs: Pairs) -> list[tuple[str, str]]:
     """``pairs`` with their secrets revealed: only ever built inside the call that sends."""
-    return [(name, reveal(value)) for name, value in pairs]
+    return [(name, value if value.__class__ is str else reveal(value)) for name, value in pairs]
 
 
 def _secrets_of(request: Request) -> list[Secret]:
