@@ -146,3 +146,33 @@ async def test_a_cache_key_is_encoded_once_per_distinct_call(
         await client.get_usage_summary()
     await client.get_process_usage(days_before_now=1)
     assert encoded == {"keys": 2}  # one per distinct call, not one per hit
+
+
+@pytest.mark.parametrize("host_level", [0, 10, 20, 30, 40, 50])
+def test_the_level_check_answers_as_the_hosts_filtering_logger_does(host_level: int) -> None:
+    # For structlog's filtering loggers the answer is a comparison made without a call;
+    # it must be the very answer the host's logger gives, for every level.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(host_level))
+    try:
+        logger = structlog.get_logger("x").bind()
+        for level in (0, 5, 10, 15, 20, 30, 40, 50, 60):
+            assert _emit.enabled(level) is logger.is_enabled_for(level), level
+    finally:
+        structlog.reset_defaults()
+
+
+def test_a_stdlib_wrapper_is_asked_each_time_so_a_changed_level_is_seen() -> None:
+    structlog.configure(
+        wrapper_class=structlog.stdlib.BoundLogger,
+        logger_factory=structlog.stdlib.LoggerFactory(),
+    )
+    stdlib = logging.getLogger(_emit.LOGGER_NAME)
+    before = stdlib.level
+    try:
+        stdlib.setLevel(logging.WARNING)
+        assert not _emit.enabled(logging.INFO)
+        stdlib.setLevel(logging.DEBUG)
+        assert _emit.enabled(logging.INFO)
+    finally:
+        stdlib.setLevel(before)
+        structlog.reset_defaults()

@@ -17,6 +17,10 @@ from geobox_usage._spec import RequestSpec
 
 __all__ = ["Request", "Response"]
 
+_new = tuple.__new__
+"""How a named tuple's own ``_make`` builds one from all its fields: the copies below
+give every field, so they skip ``__new__``'s argument binding (a Python call)."""
+
 
 class Request(NamedTuple):
     """One request as the pipeline carries it.
@@ -72,13 +76,17 @@ class Request(NamedTuple):
                 headers = tuple(pair for pair in headers if pair[0].lower() != lowered)
                 break
         headers = (*headers, (name, value))
-        return Request(spec, url, params, headers, body, rid, identity, target, attempt, deadline)
+        return _new(
+            Request, (spec, url, params, headers, body, rid, identity, target, attempt, deadline)
+        )
 
     def with_param(self, name: str, value: str | Secret) -> Request:
         """Return a copy with query parameter ``name`` set to ``value`` (replacing any)."""
         spec, url, params, headers, body, rid, identity, target, attempt, deadline = self
         params = (*(pair for pair in params if pair[0] != name), (name, value))
-        return Request(spec, url, params, headers, body, rid, identity, target, attempt, deadline)
+        return _new(
+            Request, (spec, url, params, headers, body, rid, identity, target, attempt, deadline)
+        )
 
     def for_attempt(self, attempt: int, deadline: float | None = None) -> Request:
         """Return a copy numbered ``attempt`` (for retries), bounded by ``deadline`` when
@@ -86,7 +94,9 @@ class Request(NamedTuple):
         spec, url, params, headers, body, rid, identity, target, _, current = self
         if deadline is None:
             deadline = current
-        return Request(spec, url, params, headers, body, rid, identity, target, attempt, deadline)
+        return _new(
+            Request, (spec, url, params, headers, body, rid, identity, target, attempt, deadline)
+        )
 
     def header(self, name: str) -> str | Secret | None:
         """The value of header ``name`` (case-insensitive), or ``None``."""

@@ -68,7 +68,16 @@ _host_audit = structlog.wrap_logger(
 )
 
 
-_host_check: tuple[object, Callable[[int], bool] | None] = (None, None)
+_host_check: tuple[object, Callable[[int], bool] | None, int | None] = (None, None, None)
+
+# structlog's filtering bound loggers, one class per level (``make_filtering_bound_logger``
+# hands out the same class for the same level): for those, the level check is a
+# comparison with a number that never changes, made here without a call.
+_FILTERING_LEVELS: dict[object, int] = {
+    structlog.make_filtering_bound_logger(level): level
+    for level in (logging.NOTSET, logging.DEBUG, logging.INFO, logging.WARNING)
+    + (logging.ERROR, logging.CRITICAL)
+}
 
 # structlog's configuration object: ``get_config()`` copies it into a new dict on every
 # call, and the level check runs several times per call. If a structlog release moves
@@ -93,7 +102,7 @@ def _host_level_check(wrapper: object) -> Callable[[int], bool] | None:
             check = structlog.get_logger(LOGGER_NAME).bind().is_enabled_for
         except Exception:  # an unusual factory: let the host's chain decide
             check = None
-    _host_check = (wrapper, check)
+    _host_check = (wrapper, check, _FILTERING_LEVELS.get(wrapper) if check is not None else None)
     return check
 
 
@@ -111,9 +120,12 @@ def enabled(level: int) -> bool:
         configured, wrapper = structlog.is_configured(), structlog.get_config()["wrapper_class"]
     if not configured:
         return _stdlib.isEnabledFor(level)
-    seen, check = _host_check
+    seen, check, threshold = _host_check
     if seen is not wrapper:
         check = _host_level_check(wrapper)
+        threshold = _host_check[2]
+    if threshold is not None:
+        return level >= threshold
     return True if check is None else check(level)
 
 

@@ -218,7 +218,8 @@ class RateLimitStage:
             state = store.state
             if state is not None and state.recovering:
                 store.succeeded()
-            if store.state is not self._seen:
+                state = store.state
+            if state is not self._seen:
                 self._state_changed()
             return response
         finally:
