@@ -75,8 +75,14 @@ _host_check: tuple[object, Callable[[int], bool] | None, int | None] = (None, No
 # comparison with a number that never changes, made here without a call.
 _FILTERING_LEVELS: dict[object, int] = {
     structlog.make_filtering_bound_logger(level): level
-    for level in (logging.NOTSET, logging.DEBUG, logging.INFO, logging.WARNING)
-    + (logging.ERROR, logging.CRITICAL)
+    for level in (
+        logging.NOTSET,
+        logging.DEBUG,
+        logging.INFO,
+        logging.WARNING,
+        logging.ERROR,
+        logging.CRITICAL,
+    )
 }
 
 # structlog's configuration object: ``get_config()`` copies it into a new dict on every
