@@ -26,6 +26,7 @@ from geobox_usage._plugins import assemble, make_plugin_manager
 from geobox_usage._redact import Pairs
 from geobox_usage._secret import Secret
 from geobox_usage._spec import RequestSpec
+from geobox_usage._tasks import current_task
 from geobox_usage._validation import check_id
 from geobox_usage.config import (
     CacheConfig,
@@ -393,7 +394,7 @@ class AsyncGeoboxClient:
         request = Request(
             spec, self.base_url + path, params, headers, body, rid, self._identity, target
         )
-        task = asyncio.current_task(loop)
+        task = current_task(loop)
         if task is None:  # pragma: no cover - asyncio runs every coroutine in a task
             raise RuntimeError("AsyncGeoboxClient calls must run inside an asyncio task")
         response: Response | None = None

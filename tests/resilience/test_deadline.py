@@ -84,3 +84,15 @@ async def test_an_earlier_deadline_rearms_and_each_call_gets_its_own() -> None:
     )
     assert outcomes == ["done", "timed out", "timed out"]
     watch.close()
+
+
+async def test_the_task_lookup_finds_the_running_task_and_none_on_an_idle_loop() -> None:
+    from geobox_usage._tasks import current_task
+
+    loop = asyncio.get_running_loop()
+    assert current_task(loop) is asyncio.current_task()
+    other = asyncio.new_event_loop()
+    try:
+        assert current_task(other) is None  # a loop that runs nothing has no task
+    finally:
+        other.close()

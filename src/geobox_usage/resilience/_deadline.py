@@ -20,6 +20,8 @@ import itertools
 import math
 from typing import Final
 
+from geobox_usage._tasks import current_task
+
 __all__ = ["DeadlineWatch"]
 
 _EARLY: Final = 1e-6
@@ -60,7 +62,7 @@ class DeadlineWatch:
             RuntimeError: not called from a task of a running event loop.
         """
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task(loop)
+        task = current_task(loop)
         if task is None:  # pragma: no cover - asyncio runs every coroutine in a task
             raise RuntimeError("a deadline can only be watched inside an asyncio task")
         at = loop.time() + seconds

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
+from typing import cast
 
 import aiohttp
 from aiohttp.hdrs import CONTENT_ENCODING
@@ -117,14 +119,8 @@ class AiohttpTransport:
         except DecodeProblem as exc:
             problem = str(exc)
         else:
-            return Response(
-                request=request,
-                status=status,
-                headers=headers,
-                body=body,
-                data=data,
-                elapsed_ms=elapsed_ms,
-            )
+            # Positional: a named tuple binds keywords in Python, on every call.
+            return Response(request, status, headers, body, data, 1, None, elapsed_ms)
         raise ResponseDecodeError(
             f"{request.operation}: {request.method} {request.display_url} answered "
             f"{status} with a body that is not what the operation expects: {problem}",
@@ -208,9 +204,15 @@ async def _read_capped(answer: aiohttp.ClientResponse, limit: int) -> tuple[byte
     return b"".join(chunks), True
 
 
-def _on_the_wire(pairs: Pairs) -> list[tuple[str, str]]:
-    """``pairs`` with their secrets revealed: only ever built inside the call that sends."""
-    return [(name, value if value.__class__ is str else reveal(value)) for name, value in pairs]
+def _on_the_wire(pairs: Pairs) -> Sequence[tuple[str, str]]:
+    """``pairs`` with their secrets revealed: only ever built inside the call that sends.
+
+    Pairs without a secret (the usual query) are sent as they are, without a copy.
+    """
+    for _, value in pairs:
+        if value.__class__ is not str:
+            return [(name, reveal(value)) for name, value in pairs]
+    return cast("Sequence[tuple[str, str]]", pairs)
 
 
 def _secrets_of(request: Request) -> list[Secret]:
