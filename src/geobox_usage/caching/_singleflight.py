@@ -30,12 +30,14 @@ _Outcome = tuple[T | None, BaseException | None] | None
 """``(value, None)``, ``(None, error)``, or ``None`` for "the leader left: take over"."""
 
 
-class _Flight(Generic[T]):
-    __slots__ = ("done",)
+class _Flight(list["asyncio.Future[_Outcome[T]]"]):
+    """One leader's execution: empty while no one follows it; the first follower puts
+    in it the future every follower waits on, so a lone caller allocates no future.
 
-    def __init__(self) -> None:
-        # Created by the first follower only, so a lone caller allocates no future.
-        self.done: asyncio.Future[_Outcome[T]] | None = None
+    A list, compared by identity here, because building one runs no Python code.
+    """
+
+    __slots__ = ()
 
 
 class SingleFlight(Generic[T]):
@@ -93,14 +95,12 @@ class SingleFlight(Generic[T]):
 
     @staticmethod
     async def _follow(flight: _Flight[T]) -> _Outcome[T]:
-        done = flight.done
-        if done is None:
-            done = flight.done = asyncio.get_running_loop().create_future()
-        return await asyncio.shield(done)
+        if not flight:
+            flight.append(asyncio.get_running_loop().create_future())
+        return await asyncio.shield(flight[0])
 
     def _finish(self, key: Hashable, flight: _Flight[T], outcome: _Outcome[T]) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]
-        done = flight.done
-        if done is not None and not done.done():
-            done.set_result(outcome)
+        if flight and not flight[0].done():
+            flight[0].set_result(outcome)

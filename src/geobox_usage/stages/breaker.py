@@ -82,7 +82,8 @@ class CircuitBreakerStage:
 
     async def __call__(self, request: Request, call_next: Handler) -> Response:
         """Refuse at once if the host's circuit is open; else send and record the outcome."""
-        host = self.host_of(request.url)
+        url = request.url
+        host = self._base_host if url.startswith(self._base) else self.host_of(url)
         store = self.store
         local = self._local  # the in-memory store: asked without a coroutine per call
         if local is not None:
