@@ -270,8 +270,9 @@ async def test_store_hooks_let_clients_share_breaker_and_budget_state(
     assert sim.count(path="usage/summary") == 2
 
 
-class ClosingStores:
-    """A plugin whose breaker store and retry budget hold something to release."""
+class ClosingStores(SharedResilienceState):
+    """A plugin whose breaker store and retry budget hold something to release (its
+    hooks are :class:`SharedResilienceState`'s)."""
 
     def __init__(self) -> None:
         self.closed: list[str] = []
@@ -287,14 +288,6 @@ class ClosingStores:
 
         self.breakers = Breakers(failure_threshold=2, cooldown=60.0)
         self.budget = Budget(RetryBudget(ratio=0.1, min_per_s=1.0))
-
-    @hookimpl
-    def geobox_usage_breaker_store(self, context: PipelineContext) -> InMemoryBreakerStore:
-        return self.breakers
-
-    @hookimpl
-    def geobox_usage_retry_budget_store(self, context: PipelineContext) -> InMemoryRetryBudgetStore:
-        return self.budget
 
 
 async def test_breaker_and_budget_stores_are_closed_with_the_client(

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from multidict import CIMultiDictProxy
 
+from geobox_usage._memo import remember
 from geobox_usage._redact import Pairs, redact_headers, redacted_url
 from geobox_usage._secret import Secret
 from geobox_usage._spec import RequestSpec
@@ -136,11 +137,7 @@ _MAX_PATHS = 256
 def _path_of(url: str) -> str:
     scheme_end = url.find("://")
     slash = url.find("/", scheme_end + 3 if scheme_end >= 0 else 0)
-    path = url[slash:] if slash >= 0 else "/"
-    if len(_PATHS) >= _MAX_PATHS:
-        _PATHS.clear()  # ids in paths make new URLs; never let them pile up
-    _PATHS[url] = path
-    return path
+    return remember(_PATHS, url, url[slash:] if slash >= 0 else "/", _MAX_PATHS)
 
 
 class Response(NamedTuple):

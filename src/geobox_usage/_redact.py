@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
+from geobox_usage._memo import remember
 from geobox_usage._secret import MASK, Secret
 
 __all__ = [
@@ -105,13 +106,8 @@ _MAX_NAMES = 256
 
 def _name(name: str) -> tuple[str, bool]:
     """``name`` as the query writes it, and whether it is sensitive; remembered."""
-    known = (
-        name if _UNQUOTED.fullmatch(name) else quote_plus(name, safe=":*"),
-        is_sensitive(name),
-    )
-    if len(_NAMES) < _MAX_NAMES:
-        _NAMES[name] = known
-    return known
+    encoded = name if _UNQUOTED.fullmatch(name) else quote_plus(name, safe=":*")
+    return remember(_NAMES, name, (encoded, is_sensitive(name)), _MAX_NAMES)
 
 
 def redacted_query(params: Iterable[tuple[str, str | Secret]]) -> str:

@@ -20,6 +20,7 @@ from geobox_usage import (
     ResponseTooLargeError,
     ServerError,
     TimeoutConfig,
+    TransportError,
 )
 
 from ._servers import APIKEY, Writer, endless, gzip_bomb, huge, json_answer, misbehaving
@@ -50,6 +51,54 @@ async def test_a_body_past_the_limit_is_refused_while_reading(reply: Writer) -> 
     error = caught.value
     assert error.limit == MiB and error.attempts == 1  # not retried
     assert "over the limit of 1,048,576 bytes (ResponseLimits.max_body_bytes)" in str(error)
+
+
+def declared(length: int, body: bytes) -> Writer:
+    """A 200 declaring ``Content-Length: length`` and sending ``body``, then closing."""
+
+    async def write(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(f"Content-Length: {length}\r\nConnection: close\r\n\r\n".encode())
+        writer.write(body)
+        await writer.drain()
+
+    return write
+
+
+def padded(size: int) -> bytes:
+    """A JSON array of exactly ``size`` bytes."""
+    return b"[" + b" " * (size - 2) + b"]"
+
+
+LIMIT = 4096
+
+
+async def test_a_declared_length_at_the_limit_is_read_and_one_byte_more_is_refused() -> None:
+    # An uncompressed body of a declared length within the limit is read at once: the
+    # bound must be exact on both sides of it.
+    limits = ResponseLimits(max_body_bytes=LIMIT)
+    async with (
+        misbehaving(declared(LIMIT, padded(LIMIT))) as served,
+        client_for(served.host, limits=limits) as client,
+    ):
+        assert await client.get_usage_summary() == []
+    async with (
+        misbehaving(declared(LIMIT + 1, padded(LIMIT + 1))) as served,
+        client_for(served.host, limits=limits) as client,
+    ):
+        with pytest.raises(ResponseTooLargeError):
+            await client.get_usage_summary()
+
+
+async def test_a_declared_length_the_body_falls_short_of_is_a_transport_error() -> None:
+    # The server promises 4,096 bytes, sends 10 and hangs up: read at once, that is a
+    # broken answer, not a short body taken for the whole one.
+    async with (
+        misbehaving(declared(LIMIT, b'{"a": 1}  ')) as served,
+        client_for(served.host, retry=None) as client,
+    ):
+        with pytest.raises(TransportError):
+            await client.get_usage_summary()
 
 
 async def test_a_huge_error_body_is_reported_without_being_parsed_whole() -> None:

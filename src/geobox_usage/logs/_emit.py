@@ -93,8 +93,11 @@ if not hasattr(_STRUCTLOG_CONFIG, "default_wrapper_class"):  # pragma: no cover
     _STRUCTLOG_CONFIG = None
 
 
-def _host_level_check(wrapper: object) -> Callable[[int], bool] | None:
-    """The host's own level check, when its structlog wrapper class has one.
+def _host_level_check(
+    wrapper: object,
+) -> tuple[object, Callable[[int], bool] | None, int | None]:
+    """The host's wrapper class, its own level check when it has one, and the fixed
+    level of a structlog filtering logger (``None`` otherwise); kept as ``_host_check``.
 
     A filtering bound logger (``make_filtering_bound_logger``) or structlog's stdlib
     ``BoundLogger`` answers ``is_enabled_for(level)``; it is looked up once per
@@ -109,7 +112,7 @@ def _host_level_check(wrapper: object) -> Callable[[int], bool] | None:
         except Exception:  # an unusual factory: let the host's chain decide
             check = None
     _host_check = (wrapper, check, _FILTERING_LEVELS.get(wrapper) if check is not None else None)
-    return check
+    return _host_check
 
 
 def enabled(level: int) -> bool:
@@ -128,8 +131,7 @@ def enabled(level: int) -> bool:
         return _stdlib.isEnabledFor(level)
     seen, check, threshold = _host_check
     if seen is not wrapper:
-        check = _host_level_check(wrapper)
-        threshold = _host_check[2]
+        _, check, threshold = _host_level_check(wrapper)
     if threshold is not None:
         return level >= threshold
     return True if check is None else check(level)

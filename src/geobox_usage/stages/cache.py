@@ -41,6 +41,7 @@ from typing import Any
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from geobox_usage._clock import Clock
+from geobox_usage._memo import remember
 from geobox_usage._messages import Request, Response
 from geobox_usage._redact import Pairs
 from geobox_usage.caching._policy import (
@@ -173,9 +174,7 @@ class CacheStage:
                 url=request.url,
                 params=request.params,
             )
-            if len(self._keys) >= _MEMO_SIZE:
-                self._keys.clear()  # distinct calls are endless; what is kept is bounded
-            self._keys[memo] = key
+            remember(self._keys, memo, key, _MEMO_SIZE)
         return key
 
     def _from_entry(self, entry: CacheEntry, request: Request, label: str) -> Response:
@@ -183,10 +182,9 @@ class CacheStage:
         (the headers' immutable view is shared by the entry's hits)."""
         headers = self._views.get(entry.headers)
         if headers is None:
-            headers = CIMultiDictProxy(CIMultiDict(entry.headers))
-            if len(self._views) >= _MEMO_SIZE:
-                self._views.clear()
-            self._views[entry.headers] = headers
+            headers = remember(
+                self._views, entry.headers, CIMultiDictProxy(CIMultiDict(entry.headers)), _MEMO_SIZE
+            )
         return Response(
             request, entry.status, headers, entry.body, request.spec.decode(entry.body), 0, label
         )

@@ -19,6 +19,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from geobox_usage._clock import Clock
+from geobox_usage._memo import remember
 from geobox_usage._messages import Request, Response
 from geobox_usage._redact import Pairs, scrub
 from geobox_usage._secret import Secret, reveal
@@ -174,11 +175,7 @@ class AiohttpTransport:
 
     def _parsed(self, url: str) -> URL:
         """``url`` parsed, kept for the next request to it (the few URLs of the API)."""
-        parsed = URL(url)
-        if len(self._urls) >= _MAX_URLS:
-            self._urls.clear()  # ids in paths make new URLs; never let them pile up
-        self._urls[url] = parsed
-        return parsed
+        return remember(self._urls, url, URL(url), _MAX_URLS)  # ids in paths: bounded
 
     async def aclose(self) -> None:
         """Stop the attempt timer (the client owns the session's lifetime)."""
