@@ -140,3 +140,47 @@ async def test_each_follower_gets_its_own_copy_of_a_geobox_error() -> None:
         assert copy.__cause__ is cause
     followers[0].attempts = 9  # type: ignore[union-attr]
     assert error.attempts == 1
+
+
+# -- leading in the caller's own frame (lead, succeeded, failed) -------------------------
+
+
+async def test_a_caller_that_leads_in_its_own_frame_is_followed_like_run() -> None:
+    flights: SingleFlight[list[int]] = SingleFlight()
+    flight = flights.lead("k")
+    assert flight is not None
+    assert flights.lead("k") is None  # in flight: a second caller must follow
+    work = Work()
+    followers = [asyncio.create_task(flights.run("k", work)) for _ in range(3)]
+    await settle()
+    flights.succeeded("k", flight, [7])
+    assert await asyncio.gather(*followers) == [([7], False)] * 3
+    assert work.runs == 0 and len(flights) == 0
+
+
+async def test_a_failed_lead_is_every_follower_s_error() -> None:
+    flights: SingleFlight[list[int]] = SingleFlight()
+    flight = flights.lead("k")
+    assert flight is not None
+    followers = [asyncio.create_task(flights.run("k", Work())) for _ in range(2)]
+    await settle()
+    flights.failed("k", flight, RuntimeError("boom"))
+    results = await asyncio.gather(*followers, return_exceptions=True)
+    assert [type(r) for r in results] == [RuntimeError, RuntimeError]
+    assert len(flights) == 0
+
+
+async def test_a_lead_ended_by_cancellation_hands_over_instead_of_failing_others() -> None:
+    flights: SingleFlight[list[int]] = SingleFlight()
+    flight = flights.lead("k")
+    assert flight is not None
+    work = Work()
+    followers = [asyncio.create_task(flights.run("k", work)) for _ in range(3)]
+    await settle()
+    flights.failed("k", flight, asyncio.CancelledError())
+    await settle()
+    assert work.runs == 1  # one follower took over; the others follow it
+    work.gate.set()
+    results = await asyncio.gather(*followers)
+    assert [led for _, led in results].count(True) == 1
+    assert all(value == [1] for value, _ in results)

@@ -46,9 +46,36 @@ async def test_one_call_event_with_every_field(
     assert call["attempts"] == 1
     assert call["cache"] == "miss"
     assert call["outcome"] == "ok"
-    assert call["error_type"] is None
     assert call["geobox_request_id"] == sent.header("X-Request-ID")
     assert isinstance(call["duration_ms"], float) and call["duration_ms"] >= 0
+    assert "error_type" not in call and "error" not in call  # no value: left out
+
+
+async def test_fields_without_a_value_are_left_out_not_written_as_null(
+    make_client: ClientFactory,
+) -> None:
+    async with SimulatedGeobox() as gone:
+        host = gone.base_url  # nothing listens there any more
+    client = make_client(host=host, **QUIET)  # no cache: nothing cached nor shared
+    with capture_logs() as events, pytest.raises(geobox_usage.TransportError):
+        await client.get_usage_summary()
+    [call] = named(events, "geobox.call")
+    assert call["outcome"] == "error"
+    assert call["error_type"] == "TransportError" and "cannot connect" in call["error"]
+    assert {"status", "cache"}.isdisjoint(call)  # no answer came; no cache took part
+    assert None not in call.values()
+
+
+async def test_the_call_event_s_duration_has_at_most_three_decimals(
+    make_client: ClientFactory,
+) -> None:
+    client = make_client(**QUIET)
+    with capture_logs() as events:
+        for _ in range(20):
+            await client.get_usage_summary()
+    for call in named(events, "geobox.call"):
+        duration = call["duration_ms"]
+        assert duration == round(duration, 3) and len(repr(duration).split(".")[1]) <= 3
 
 
 async def test_a_failed_call_is_a_warning_with_the_error(

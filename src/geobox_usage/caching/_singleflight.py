@@ -75,13 +75,10 @@ class SingleFlight(Generic[T]):
                 flight = flights[key] = _Flight()
                 try:
                     value = await work()
-                except Exception as exc:
-                    self._finish(key, flight, (None, exc))
+                except BaseException as exc:
+                    self.failed(key, flight, exc)
                     raise
-                except BaseException:  # cancelled (or interrupted): hand over, never fail others
-                    self._finish(key, flight, None)
-                    raise
-                self._finish(key, flight, (value, None))
+                self.succeeded(key, flight, value)
                 return value, True
             outcome = await self._follow(flight)
             if outcome is None:
@@ -92,6 +89,30 @@ class SingleFlight(Generic[T]):
             if error is not None:
                 raise error
             return shared, False  # type: ignore[return-value]
+
+    def lead(self, key: Hashable) -> _Flight[T] | None:
+        """Lead ``key``'s execution if none is in flight: what :meth:`run` does first,
+        for a caller that runs its work in its own frame (no coroutine for ``run``).
+
+        Returns the flight to settle with :meth:`succeeded` or :meth:`failed` once the
+        work ends, whatever way it ends; ``None`` when an execution is in flight
+        (call :meth:`run` to follow it).
+        """
+        flights = self._flights
+        if key in flights:
+            return None
+        flight: _Flight[T] = _Flight()
+        flights[key] = flight
+        return flight
+
+    def succeeded(self, key: Hashable, flight: _Flight[T], value: T) -> None:
+        """End a led flight with ``value``: its followers share it."""
+        self._finish(key, flight, (value, None))
+
+    def failed(self, key: Hashable, flight: _Flight[T], error: BaseException) -> None:
+        """End a led flight with ``error``: its followers raise it (an ``Exception``), or
+        take over when the leader was cancelled or interrupted (never fail others)."""
+        self._finish(key, flight, (None, error) if isinstance(error, Exception) else None)
 
     @staticmethod
     async def _follow(flight: _Flight[T]) -> _Outcome[T]:

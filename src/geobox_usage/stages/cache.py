@@ -155,11 +155,21 @@ class CacheStage:
         if backend is None or not spec.cache.store:
             # Single flight only: a tuple is key enough (secrets in it are ``Secret``
             # values, hashable and never shown), and costs no encoding per call.
-            flight = (request.identity, spec.method, request.url, request.params, generation)
-            response, led = await self._flights.run(flight, partial(call_next, request))
-            if led:
-                return response
-            return response.decoded_copy()._replace(cache="coalesced")
+            call_key = (request.identity, spec.method, request.url, request.params, generation)
+            flights = self._flights
+            flight = flights.lead(call_key)
+            if flight is None:  # another caller's execution is in flight: share it
+                response, led = await flights.run(call_key, partial(call_next, request))
+                if led:
+                    return response
+                return response.decoded_copy()._replace(cache="coalesced")
+            try:  # the usual call, which no one shares: led in this frame
+                response = await call_next(request)
+            except BaseException as exc:
+                flights.failed(call_key, flight, exc)
+                raise
+            flights.succeeded(call_key, flight, response)
+            return response
         key = self._key_of(request)
         return await self._cached(backend, f"{key}#{generation}", request, call_next)
 

@@ -5,9 +5,9 @@ inside it, and its duration is the caller's.
 
 * ``geobox.call`` (WARNING when the call failed, else INFO): ``operation``,
   ``method``, ``path``, ``query`` (redacted, an API key given as ``eid`` included), ``target``,
-  ``status``, ``duration_ms``, ``attempts``, ``cache`` (``hit``, ``miss``, ``stale``,
-  ``coalesced`` or ``None``), ``geobox_request_id``, ``outcome`` (``ok``, ``error``,
-  ``cancelled``), ``error_type`` and ``error``.
+  ``status``, ``duration_ms``, ``attempts``, ``cache`` (``hit``, ``miss``, ``stale`` or
+  ``coalesced``), ``geobox_request_id``, ``outcome`` (``ok``, ``error``,
+  ``cancelled``), ``error_type`` and ``error``; a field without a value is left out.
 * ``geobox.audit`` for every state-changing (non-idempotent) call, success, failure
   or cancellation alike: ``actor`` (``user:<id>`` once the credential's user is known
   from a ``get_user()`` call, else ``apikey:<id>`` once the key's id is known from a
@@ -102,19 +102,22 @@ class LoggingStage:
         cancelled: bool = False,
     ) -> None:
         level = _WARNING if error is not None else _INFO
-        audited = not request.spec.idempotent
+        spec = request.spec
+        audited = not spec.idempotent
         if not audited and not enabled(level):
             return  # the common case at WARNING: nothing is built
-        duration_ms = round((time.perf_counter() - started) * 1000.0, 3)
+        # Whole microseconds as milliseconds: the same three decimals as
+        # ``round(ms, 3)`` (bar ties), at half its cost.
+        duration_ms = int((time.perf_counter() - started) * 1e6 + 0.5) / 1000.0
         outcome = "cancelled" if cancelled else "error" if error is not None else "ok"
-        status = _status(response, error)
+        status = response.status if response is not None else _status(None, error)
         if audited:
             emit_audit(
                 {
                     "actor": self.actor,
                     "actor_kind": self._kind.value,
                     "identity": self._identity,
-                    "operation": request.operation,
+                    "operation": spec.name,
                     "target": self._resolve(request.target),
                     "outcome": outcome,
                     "status": status,
@@ -128,26 +131,35 @@ class LoggingStage:
         # ``redacted_query``, the path from the spec and checked ids) except the two
         # texts that may quote someone else: the error (a server's detail) and the
         # request id (the host's); those are redacted here, not the whole event.
-        emit(
-            level,
-            "geobox.call",
-            {
-                "operation": request.operation,
-                "method": request.method,
-                "path": request.path,
-                "query": redacted_query(request.params),
-                "target": request.target,
-                "status": status,
-                "duration_ms": duration_ms,
-                "attempts": response.attempts if response is not None else _attempts(error),
-                "cache": response.cache if response is not None else None,
-                LOG_FIELD: redact_text(request.request_id),
-                "outcome": outcome,
-                "error_type": type(error).__name__ if error is not None else None,
-                "error": redact_text(str(error)) if error is not None else None,
-            },
-            redacted=True,
-        )
+        # A field without a value is left out rather than written as null (as
+        # OpenTelemetry sets ``error.type`` only on failure): each field a host's
+        # chain carries costs it a few microseconds, on every call.
+        fields: dict[str, Any] = {
+            "operation": spec.name,
+            "method": spec.method,
+            "path": request.path,
+            "query": redacted_query(request.params),
+        }
+        target = request.target
+        if target is not None:
+            fields["target"] = target
+        if status is not None:
+            fields["status"] = status
+        fields["duration_ms"] = duration_ms
+        if response is not None:
+            fields["attempts"] = response.attempts
+            if response.cache is not None:
+                fields["cache"] = response.cache
+        else:
+            attempts = _attempts(error)
+            if attempts is not None:
+                fields["attempts"] = attempts
+        fields[LOG_FIELD] = redact_text(request.request_id)
+        fields["outcome"] = outcome
+        if error is not None:
+            fields["error_type"] = type(error).__name__
+            fields["error"] = redact_text(str(error))
+        emit(level, "geobox.call", fields, redacted=True)
 
     def _learn(self, request: Request, response: Response) -> None:
         """Remember who the credential is, from answers that say so, for the audit."""

@@ -208,7 +208,9 @@ def _on_the_wire(pairs: Pairs) -> Sequence[tuple[str, str]]:
     """
     for _, value in pairs:
         if value.__class__ is not str:
-            return [(name, reveal(value)) for name, value in pairs]
+            return [
+                (name, value if value.__class__ is str else reveal(value)) for name, value in pairs
+            ]
     return cast("Sequence[tuple[str, str]]", pairs)
 
 
