@@ -61,6 +61,8 @@ from geobox_usage.pipeline import Handler, PipelineContext, PipelineStage, Slot
 
 __all__ = ["CacheStage", "geobox_usage_stage", "make_cache_stage"]
 
+_new = tuple.__new__
+
 _MEMO_SIZE = 1024
 """Cache keys and header views kept for reuse, at most (each memo is cleared when full)."""
 
@@ -195,9 +197,9 @@ class CacheStage:
             headers = remember(
                 self._views, entry.headers, CIMultiDictProxy(CIMultiDict(entry.headers)), _MEMO_SIZE
             )
-        return Response(
-            request, entry.status, headers, entry.body, request.spec.decode(entry.body), 0, label
-        )
+        data = request.spec.decode(entry.body)
+        # Every field given, as ``Response._make`` does: no ``__new__`` frame per hit.
+        return _new(Response, (request, entry.status, headers, entry.body, data, 0, label, 0.0))
 
     def invalidate(self, identity: str, operations: frozenset[str]) -> None:
         """Make every entry and flight of ``operations`` for ``identity`` unreachable."""

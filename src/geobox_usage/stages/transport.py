@@ -43,6 +43,7 @@ from geobox_usage.resilience._deadline import DeadlineWatch
 __all__ = ["AiohttpTransport", "geobox_usage_transport"]
 
 _CHUNK = 64 * 1024
+_new = tuple.__new__
 _MAX_URLS = 256
 
 
@@ -120,8 +121,8 @@ class AiohttpTransport:
         except DecodeProblem as exc:
             problem = str(exc)
         else:
-            # Positional: a named tuple binds keywords in Python, on every call.
-            return Response(request, status, headers, body, data, 1, None, elapsed_ms)
+            # Every field given, as ``Response._make`` does: no ``__new__`` frame.
+            return _new(Response, (request, status, headers, body, data, 1, None, elapsed_ms))
         raise ResponseDecodeError(
             f"{request.operation}: {request.method} {request.display_url} answered "
             f"{status} with a body that is not what the operation expects: {problem}",
