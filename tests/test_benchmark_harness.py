@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,14 @@ from benchmarks.limiter import LimiterResult, LimiterRow, redis_unavailable
 from benchmarks.report import RunResults, render_markdown, render_svg, targets
 from benchmarks.run import ROOT, parse_args, run_child, skipped_instructions, start_server
 from benchmarks.scenarios import SCENARIOS
+
+from geobox_usage import AsyncGeoboxClient
+from geobox_usage.testing import (
+    DEMO_ACCESS_TOKEN,
+    DEMO_API_KEY,
+    DEMO_USER_ID,
+    SimulatedGeobox,
+)
 
 GOALS = (
     "WARNING: throughput",
@@ -367,3 +376,35 @@ def test_real_cachegrind_counts_more_instructions_for_more_work() -> None:
 
     assert 1_000_000 < idle < busy
     assert busy - idle > 200_000 * 5  # a few instructions per loop turn at least
+
+
+# -- the fused-pipeline experiment --------------------------------------------------------
+
+
+async def test_the_fused_experiment_answers_as_the_pipeline_does(
+    sim: SimulatedGeobox, make_client: Callable[..., AsyncGeoboxClient]
+) -> None:
+    from benchmarks.fused_experiment import fused_send
+
+    client = make_client()
+    expected = await client.get_usage_summary(user_id=DEMO_USER_ID)
+    sent = len(sim.requests)
+    client._send = fused_send(client)  # type: ignore[method-assign]
+    assert await client.get_usage_summary(user_id=DEMO_USER_ID) == expected
+    assert len(sim.requests) == sent + 1
+    assert sim.requests[-1].header("Authorization") == f"Bearer {DEMO_ACCESS_TOKEN}"
+
+
+async def test_the_fused_experiment_refuses_what_it_does_not_implement(
+    make_client: Callable[..., AsyncGeoboxClient],
+) -> None:
+    from benchmarks.fused_experiment import FusedPathUnsupported, fused_send
+
+    with pytest.raises(FusedPathUnsupported, match="not the default pipeline"):
+        fused_send(make_client(rate_limit=None))
+    with pytest.raises(FusedPathUnsupported, match="only a bearer token"):
+        fused_send(make_client(apikey=DEMO_API_KEY))
+    client = make_client()
+    client._send = fused_send(client)  # type: ignore[method-assign]
+    with pytest.raises(FusedPathUnsupported, match="only reads"):
+        await client.update_usage()
