@@ -35,6 +35,8 @@ _RAW_LOG: Final = "raw_log"
 _WARNING: Final = "gbx_warning"
 _INFO: Final = "gbx_info"
 _CACHE_HIT: Final = "gbx_cache_hit"
+_SDK_WARNING: Final = "sdk_warning"
+_SDK_INFO: Final = "sdk_info"
 _OURS: Final = (_WARNING, _INFO, _CACHE_HIT)
 
 
@@ -133,6 +135,29 @@ def _stats(results: RunResults) -> dict[str, dict[int, Aggregate]]:
     }
 
 
+_FLOORS: Final = ((_WARNING, _SDK_WARNING, "WARNING"), (_INFO, _SDK_INFO, "INFO"))
+"""The floor issue 10 sets: this client's row, the official SDK's at the same level."""
+
+_FLOOR_TARGETS: Final = tuple(
+    (row, sdk, "cpu_us", 1.0, f"floor, {level}: client CPU per call at c={{c}} ≤ the "
+     f"official SDK's at {level}")
+    for row, sdk, level in _FLOORS
+)  # fmt: skip
+"""The floor in CPU time: ahead of the official SDK at the same log level, same run."""
+
+
+def _instructions_floor(results: RunResults, row: str, sdk: str, level: str) -> Target:
+    """The floor in instructions per call (cachegrind), when this run counted them."""
+    goal = f"floor, {level}: instructions per call ≤ the official SDK's at {level}"
+    found = results.instructions
+    by_name = {r.scenario: r.per_call for r in found.rows} if found is not None else {}
+    ours, theirs = by_name.get(row), by_name.get(sdk)
+    if ours is None or theirs is None:
+        return Target(goal, "not measured in this run", None)
+    detail = f"{ours / theirs:.2f}x ({ours / 1000:,.1f}k vs {theirs / 1000:,.1f}k)"
+    return Target(goal, detail, ours <= theirs)
+
+
 _RATIO_TARGETS: Final = (
     (_WARNING, _RAW, "throughput", 0.90, "WARNING: throughput at c={c} ≥ 0.90x raw aiohttp"),
     (_WARNING, _RAW, "cpu_us", 1.15, "WARNING: client CPU per call at c={c} ≤ 1.15x raw aiohttp"),
@@ -174,6 +199,11 @@ def targets(results: RunResults) -> list[Target]:
     stats = _stats(results)
     low, high = results.concurrencies[0], results.concurrencies[-1]
     found = [
+        _ratio_target(stats, row, base, high, metric, limit, goal.format(c=high))
+        for row, base, metric, limit, goal in _FLOOR_TARGETS
+    ]
+    found += [_instructions_floor(results, row, sdk, level) for row, sdk, level in _FLOORS]
+    found += [
         _ratio_target(stats, row, base, high, metric, limit, goal.format(c=high))
         for row, base, metric, limit, goal in _RATIO_TARGETS
     ]

@@ -41,6 +41,10 @@ from geobox_usage.testing import (
 )
 
 GOALS = (
+    "floor, WARNING: client CPU per call",
+    "floor, INFO: client CPU per call",
+    "floor, WARNING: instructions per call",
+    "floor, INFO: instructions per call",
     "WARNING: throughput",
     "WARNING: client CPU per call",
     "INFO: throughput",
@@ -127,10 +131,24 @@ def _results(warning_calls_per_s: float) -> RunResults:
         "gbx_warning": (warning_calls_per_s, 105.0, 310.0),
         "gbx_info": (850.0, 120.0, 320.0),
         "gbx_cache_hit": (50_000.0, 10.0, 12.0),
+        "sdk_warning": (700.0, 140.0, 330.0),
+        "sdk_info": (600.0, 160.0, 340.0),
     }
     for name, (rate, cpu, p50) in rows.items():
         results.add_timed(name, [_phase(1, rate, cpu, p50), _phase(64, rate, cpu, p50)], 40_000)
     results.single_flight = SingleFlightResult(calls=1000, requests=1, distinct_answers=1)
+    results.instructions = InstructionResult(
+        rows=[
+            InstructionRow(name, per_call)
+            for name, per_call in (
+                ("raw", 400_000.0),
+                ("sdk_warning", 530_000.0),
+                ("sdk_info", 640_000.0),
+                ("gbx_warning", 500_000.0),
+                ("gbx_info", 630_000.0),
+            )
+        ]
+    )
     results.memory["gbx_warning"] = MemoryResult(
         calls=100_000,
         mark_calls=10_000,
@@ -148,9 +166,39 @@ def test_every_target_passes_when_every_one_is_met() -> None:
     assert all(goal in t.goal for goal, t in zip(GOALS, found, strict=True))
 
 
+def test_the_floor_fails_when_this_client_costs_more_than_the_sdk_at_its_level() -> None:
+    results = _results(950.0)
+    del results.timed["sdk_info"]  # the SDK at INFO now costs less CPU than this client
+    results.add_timed("sdk_info", [_phase(c, 600.0, 110.0, 340.0) for c in (1, 64)], 1)
+    assert results.instructions is not None
+    results.instructions.rows[2] = InstructionRow("sdk_info", 620_000.0)
+
+    found = {t.goal: t for t in targets(results)}
+    cpu = found["floor, INFO: client CPU per call at c=64 ≤ the official SDK's at INFO"]
+    instructions = found["floor, INFO: instructions per call ≤ the official SDK's at INFO"]
+
+    assert cpu.passed is False and cpu.measured == "1.09x (120.0 vs 110.0 µs)"
+    assert instructions.passed is False
+    assert instructions.measured == "1.02x (630.0k vs 620.0k)"
+    assert found["floor, WARNING: instructions per call ≤ the official SDK's at WARNING"].passed
+
+
+def test_the_instructions_floor_is_not_measured_without_instruction_counts() -> None:
+    results = _results(950.0)
+    results.instructions = InstructionResult(skipped="--no-instructions")
+
+    found = {t.goal: t for t in targets(results)}
+
+    for level in ("WARNING", "INFO"):
+        floor = found[f"floor, {level}: instructions per call ≤ the official SDK's at {level}"]
+        assert (floor.passed, floor.measured) == (None, "not measured in this run")
+
+
 def test_a_missed_target_is_reported_as_a_failure_with_its_measured_value() -> None:
     results = _results(500.0)
     results.single_flight = None
+    for sdk in ("sdk_warning", "sdk_info"):  # rows that did not run
+        del results.timed[sdk], results.peak_rss[sdk]
 
     found = {t.goal: t for t in targets(results)}
     throughput = found["WARNING: throughput at c=64 ≥ 0.90x raw aiohttp"]
@@ -159,6 +207,8 @@ def test_a_missed_target_is_reported_as_a_failure_with_its_measured_value() -> N
     assert throughput.passed is False
     assert throughput.measured == "0.50x (500 vs 1,000 calls/s)"
     assert found["1,000 identical concurrent calls make one request"].passed is None
+    floor = found["floor, WARNING: client CPU per call at c=64 ≤ the official SDK's at WARNING"]
+    assert (floor.passed, floor.measured) == (None, "not measured in this run")
     assert "| 0.50x (500 vs 1,000 calls/s) | **FAIL** |" in report
     assert "| not measured in this run | not measured |" in report
     assert "official SDK" not in render_svg(results)  # rows that did not run are not drawn
