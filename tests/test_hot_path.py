@@ -102,6 +102,28 @@ async def test_a_get_that_no_one_shares_creates_no_task_or_future(
     assert made == {"tasks": 0, "futures": 0}  # the pipeline starts none for a lone call
 
 
+async def test_a_call_no_one_shares_is_led_without_single_flight_s_coroutine(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geobox_usage.caching._singleflight import SingleFlight
+
+    runs = {"run": 0}
+    real_run = SingleFlight.run
+
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        runs["run"] += 1
+        return real_run(self, *args, **kwargs)
+
+    monkeypatch.setattr(SingleFlight, "run", run)
+    client = make_client()
+    for days in range(1, 4):
+        await client.get_process_usage(days_before_now=days)
+    assert runs["run"] == 0  # led in the cache stage's frame
+    calls = [client.get_process_usage(days_before_now=9) for _ in range(3)]
+    assert len({str(r) for r in await asyncio.gather(*calls)}) == 1
+    assert runs["run"] == 2  # only the two callers that found the call in flight follow
+
+
 async def test_calls_arm_no_timer_of_their_own(
     sim: SimulatedGeobox, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
