@@ -98,16 +98,15 @@ def redacted_url(url: str, params: Iterable[tuple[str, str | Secret]] = ()) -> s
 # What ``urlencode(..., safe=":*")`` leaves as it is: no quoting needed.
 _UNQUOTED = re.compile(r"[A-Za-z0-9_.~:*-]*")
 
-_NAMES: dict[str, tuple[str, bool]] = {}
-"""Each parameter name seen: its encoded form and whether its values are secrets (the
-operations use a handful of names; see ``_name``)."""
+_NAMES: dict[str, str] = {}
+"""Each parameter name seen, as the query writes it (the operations use a handful)."""
 _MAX_NAMES = 256
 
 
-def _name(name: str) -> tuple[str, bool]:
-    """``name`` as the query writes it, and whether it is sensitive; remembered."""
+def _name(name: str) -> str:
+    """``name`` as the query writes it; remembered."""
     encoded = name if _UNQUOTED.fullmatch(name) else quote_plus(name, safe=":*")
-    return remember(_NAMES, name, (encoded, is_sensitive(name)), _MAX_NAMES)
+    return remember(_NAMES, name, encoded, _MAX_NAMES)
 
 
 def redacted_query(params: Iterable[tuple[str, str | Secret]]) -> str:
@@ -119,10 +118,8 @@ def redacted_query(params: Iterable[tuple[str, str | Secret]]) -> str:
     """
     parts = []
     for name, value in params:
-        encoded, sensitive = _NAMES.get(name) or _name(name)
-        if sensitive or isinstance(value, Secret) or (name == "eid" and not value.isdigit()):
-            value = REDACTED
-        elif not (value.isalnum() and value.isascii()) and not _UNQUOTED.fullmatch(value):
-            value = quote_plus(value, safe=":*")
-        parts.append(f"{encoded}={value}")
+        shown = _shown(name, value)  # the one redaction rule, as ``redact_pairs`` applies it
+        if not (shown.isalnum() and shown.isascii()) and not _UNQUOTED.fullmatch(shown):
+            shown = quote_plus(shown, safe=":*")
+        parts.append(f"{_NAMES.get(name) or _name(name)}={shown}")
     return "&".join(parts)
