@@ -23,7 +23,7 @@ from geobox_usage import (
     TransportError,
 )
 
-from ._servers import APIKEY, Writer, endless, gzip_bomb, huge, json_answer, misbehaving
+from ._servers import APIKEY, CUT_SHORT, Writer, endless, gzip_bomb, huge, json_answer, misbehaving
 
 MiB = 1 << 20
 
@@ -53,18 +53,6 @@ async def test_a_body_past_the_limit_is_refused_while_reading(reply: Writer) -> 
     assert "over the limit of 1,048,576 bytes (ResponseLimits.max_body_bytes)" in str(error)
 
 
-def declared(length: int, body: bytes) -> Writer:
-    """A 200 declaring ``Content-Length: length`` and sending ``body``, then closing."""
-
-    async def write(writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
-        writer.write(f"Content-Length: {length}\r\nConnection: close\r\n\r\n".encode())
-        writer.write(body)
-        await writer.drain()
-
-    return write
-
-
 def padded(size: int) -> bytes:
     """A JSON array of exactly ``size`` bytes."""
     return b"[" + b" " * (size - 2) + b"]"
@@ -78,12 +66,12 @@ async def test_a_declared_length_at_the_limit_is_read_and_one_byte_more_is_refus
     # bound must be exact on both sides of it.
     limits = ResponseLimits(max_body_bytes=LIMIT)
     async with (
-        misbehaving(declared(LIMIT, padded(LIMIT))) as served,
+        misbehaving(json_answer(padded(LIMIT))) as served,
         client_for(served.host, limits=limits) as client,
     ):
         assert await client.get_usage_summary() == []
     async with (
-        misbehaving(declared(LIMIT + 1, padded(LIMIT + 1))) as served,
+        misbehaving(json_answer(padded(LIMIT + 1))) as served,
         client_for(served.host, limits=limits) as client,
     ):
         with pytest.raises(ResponseTooLargeError):
@@ -91,10 +79,10 @@ async def test_a_declared_length_at_the_limit_is_read_and_one_byte_more_is_refus
 
 
 async def test_a_declared_length_the_body_falls_short_of_is_a_transport_error() -> None:
-    # The server promises 4,096 bytes, sends 10 and hangs up: read at once, that is a
+    # The server promises 50 bytes, sends 4 and hangs up: read at once, that is a
     # broken answer, not a short body taken for the whole one.
     async with (
-        misbehaving(declared(LIMIT, b'{"a": 1}  ')) as served,
+        misbehaving(CUT_SHORT) as served,
         client_for(served.host, retry=None) as client,
     ):
         with pytest.raises(TransportError):
